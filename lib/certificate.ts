@@ -1,0 +1,382 @@
+/**
+ * The certificate loader: reads the certificate file (and the key file when
+ * one is configured), validates them and returns a {@linkcode Result}. It never
+ * throws, never blocks on special files, and knows nothing of HTTP or signals.
+ *
+ * @module
+ */
+
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { parsePemBlocks, type PemBlock } from "./pem.ts";
+import { err, ok, type Result } from "./result.ts";
+
+/** Largest certificate or key file the loader will read, in bytes. */
+export const MAX_FILE_BYTES = 1024 * 1024;
+
+const DER_SEQUENCE_TAG = 0x30;
+const CERTIFICATE_LABEL = "CERTIFICATE";
+const PRIVATE_KEY_LABEL = /(^|[A-Z ]+ )PRIVATE KEY$/;
+const ENCRYPTED_KEY_LABEL = "ENCRYPTED PRIVATE KEY";
+
+/** Which of the two files an error is about. */
+export type FileRole = "certificate" | "key";
+
+/** The files a certificate is loaded from. */
+export interface CertificatePaths {
+  /** Path of the PEM file holding the leaf certificate, then its chain. */
+  readonly cert: string;
+  /** Path of the PEM private key matching the leaf, when the server serves TLS. */
+  readonly key?: string | undefined;
+}
+
+/** A validated certificate (and key), with what an operator wants to see of it. */
+export interface Certificate {
+  /** The certificate file it was loaded from. */
+  readonly path: string;
+  /** The key file it was loaded from, if any. */
+  readonly keyPath: string | undefined;
+  /** Subject distinguished name of the leaf, e.g. `CN=localhost`. */
+  readonly subject: string;
+  /** Issuer distinguished name of the leaf. */
+  readonly issuer: string;
+  /** Subject alternative names of the leaf, e.g. `DNS:localhost`. */
+  readonly subjectAltNames: readonly string[];
+  /** Serial number of the leaf, hexadecimal. */
+  readonly serialNumber: string;
+  /** SHA-256 fingerprint of the leaf, colon-separated hex as `openssl x509 -fingerprint -sha256` prints it. */
+  readonly fingerprint256: string;
+  /** SHA-256 fingerprints of every certificate of the chain, leaf first. */
+  readonly chainFingerprints: readonly string[];
+  /** Start of the leaf's validity. */
+  readonly notBefore: Date;
+  /** End of the leaf's validity. */
+  readonly notAfter: Date;
+  /** Number of certificates in the file (leaf included). */
+  readonly chainLength: number;
+  /** The chain in canonical PEM, leaf first, as a TLS server needs it. */
+  readonly certificatePem: string;
+  /** The private key in PEM, when a key file was given. */
+  readonly keyPem: string | undefined;
+}
+
+/** Every way loading a certificate can fail: a closed set, keyed by `kind`. */
+export type CertificateError =
+  | { readonly kind: "not_found"; readonly role: FileRole; readonly path: string }
+  | {
+    readonly kind: "permission_denied";
+    readonly role: FileRole;
+    readonly path: string;
+    /** `deno`: the process lacks `--allow-read` for it; `os`: file mode or owner. */
+    readonly deniedBy: "deno" | "os";
+  }
+  | {
+    readonly kind: "not_a_file";
+    readonly role: FileRole;
+    readonly path: string;
+    readonly fileType: string;
+  }
+  | {
+    readonly kind: "too_large";
+    readonly role: FileRole;
+    readonly path: string;
+    readonly size: number;
+    readonly limit: number;
+  }
+  | { readonly kind: "empty"; readonly role: FileRole; readonly path: string }
+  | { readonly kind: "not_pem"; readonly role: FileRole; readonly path: string }
+  | { readonly kind: "der_encoded"; readonly role: FileRole; readonly path: string }
+  | {
+    readonly kind: "truncated_pem";
+    readonly role: FileRole;
+    readonly path: string;
+    readonly label: string;
+  }
+  | { readonly kind: "no_certificate"; readonly path: string; readonly found: readonly string[] }
+  | {
+    readonly kind: "invalid_certificate";
+    readonly path: string;
+    /** Position in the file, 1 for the leaf. */
+    readonly position: number;
+    readonly reason: string;
+  }
+  | {
+    readonly kind: "chain_broken";
+    readonly path: string;
+    /** Position of the certificate whose issuer is not the next one, 1 for the leaf. */
+    readonly position: number;
+    readonly subject: string;
+    readonly nextSubject: string;
+  }
+  | {
+    readonly kind: "expired";
+    readonly path: string;
+    readonly subject: string;
+    readonly notAfter: Date;
+  }
+  | {
+    readonly kind: "not_yet_valid";
+    readonly path: string;
+    readonly subject: string;
+    readonly notBefore: Date;
+  }
+  | { readonly kind: "key_invalid"; readonly path: string; readonly reason: string }
+  | { readonly kind: "key_mismatch"; readonly path: string; readonly certPath: string }
+  | {
+    readonly kind: "io";
+    readonly role: FileRole;
+    readonly path: string;
+    readonly reason: string;
+  };
+
+/** The kind names of {@linkcode CertificateError}. */
+export type CertificateErrorKind = CertificateError["kind"];
+
+/** Options of {@linkcode loadCertificate}. */
+export interface LoadOptions {
+  /** The clock used for validity checks; defaults to the current time. */
+  readonly now?: Date;
+  /** Largest file accepted, in bytes; defaults to {@linkcode MAX_FILE_BYTES}. */
+  readonly maxBytes?: number;
+}
+
+/** Reads, parses and validates the certificate (and key) files; never throws. */
+export async function loadCertificate(
+  paths: CertificatePaths,
+  options: LoadOptions = {},
+): Promise<Result<Certificate, CertificateError>> {
+  const maxBytes = options.maxBytes ?? MAX_FILE_BYTES;
+  const certFile = await readBoundedFile(paths.cert, "certificate", maxBytes);
+  if (!certFile.ok) return certFile;
+  let keyBytes: Uint8Array | undefined;
+  if (paths.key !== undefined) {
+    const read = await readBoundedFile(paths.key, "key", maxBytes);
+    if (!read.ok) return read;
+    keyBytes = read.value;
+  }
+  return parseCertificate(
+    { certPath: paths.cert, certBytes: certFile.value, keyPath: paths.key, keyBytes },
+    options.now ?? new Date(),
+  );
+}
+
+/** The raw bytes {@linkcode parseCertificate} validates, with the paths they came from. */
+export interface CertificateInput {
+  /** Path of the certificate file, for messages. */
+  readonly certPath: string;
+  /** Contents of the certificate file. */
+  readonly certBytes: Uint8Array;
+  /** Path of the key file, if any. */
+  readonly keyPath?: string | undefined;
+  /** Contents of the key file, if any. */
+  readonly keyBytes?: Uint8Array | undefined;
+}
+
+/** Validates certificate (and key) bytes against a clock; pure, never throws. */
+export function parseCertificate(
+  input: CertificateInput,
+  now: Date,
+): Result<Certificate, CertificateError> {
+  const path = input.certPath;
+  const blocks = _pemBlocks(input.certBytes, path, "certificate");
+  if (!blocks.ok) return blocks;
+  const certBlocks = blocks.value.filter((block) => block.label === CERTIFICATE_LABEL);
+  if (certBlocks.length === 0) {
+    return err({ kind: "no_certificate", path, found: blocks.value.map((b) => b.label) });
+  }
+  const chain: X509Certificate[] = [];
+  for (const [index, block] of certBlocks.entries()) {
+    try {
+      chain.push(new X509Certificate(block.der));
+    } catch (error) {
+      return err({
+        kind: "invalid_certificate",
+        path,
+        position: index + 1,
+        reason: _reason(error),
+      });
+    }
+  }
+  const broken = _findChainBreak(chain);
+  if (broken !== undefined) return err({ kind: "chain_broken", path, ...broken });
+  const leaf = chain[0] as X509Certificate;
+  const subject = _distinguishedName(leaf.subject);
+  if (now < leaf.validFromDate) {
+    return err({ kind: "not_yet_valid", path, subject, notBefore: leaf.validFromDate });
+  }
+  if (now > leaf.validToDate) {
+    return err({ kind: "expired", path, subject, notAfter: leaf.validToDate });
+  }
+  let keyPem: string | undefined;
+  if (input.keyPath !== undefined && input.keyBytes !== undefined) {
+    const key = _matchingKey(leaf, input.keyBytes, input.keyPath, path);
+    if (!key.ok) return key;
+    keyPem = key.value;
+  }
+  return ok({
+    path,
+    keyPath: input.keyPath,
+    subject,
+    issuer: _distinguishedName(leaf.issuer),
+    subjectAltNames: leaf.subjectAltName?.split(", ") ?? [],
+    serialNumber: leaf.serialNumber,
+    fingerprint256: leaf.fingerprint256,
+    chainFingerprints: chain.map((certificate) => certificate.fingerprint256),
+    notBefore: leaf.validFromDate,
+    notAfter: leaf.validToDate,
+    chainLength: chain.length,
+    certificatePem: certBlocks.map((block) => block.pem).join(""),
+    keyPem,
+  });
+}
+
+/** Whether two certificates are the same chain and key, i.e. a reload would change nothing. */
+export function isSameCertificate(a: Certificate, b: Certificate): boolean {
+  return a.chainFingerprints.join() === b.chainFingerprints.join() && a.keyPem === b.keyPem;
+}
+
+function _pemBlocks(
+  bytes: Uint8Array,
+  path: string,
+  role: FileRole,
+): Result<PemBlock[], CertificateError> {
+  const text = new TextDecoder().decode(bytes);
+  if (text.trim() === "") return err({ kind: "empty", role, path });
+  const blocks = parsePemBlocks(text);
+  if (blocks.ok) return blocks;
+  switch (blocks.error.kind) {
+    case "no_blocks":
+      return err({ kind: bytes[0] === DER_SEQUENCE_TAG ? "der_encoded" : "not_pem", role, path });
+    case "truncated":
+      return err({ kind: "truncated_pem", role, path, label: blocks.error.label });
+    case "bad_base64":
+      return role === "certificate"
+        ? err({
+          kind: "invalid_certificate",
+          path,
+          position: blocks.error.index + 1,
+          reason: `the base64 body of its ${blocks.error.label} block is corrupt`,
+        })
+        : err({ kind: "key_invalid", path, reason: "the base64 body of its PEM block is corrupt" });
+  }
+}
+
+function _findChainBreak(
+  chain: readonly X509Certificate[],
+): { position: number; subject: string; nextSubject: string } | undefined {
+  for (let i = 0; i + 1 < chain.length; i++) {
+    const [child, parent] = [chain[i] as X509Certificate, chain[i + 1] as X509Certificate];
+    if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
+      return {
+        position: i + 1,
+        subject: _distinguishedName(child.subject),
+        nextSubject: _distinguishedName(parent.subject),
+      };
+    }
+  }
+  return undefined;
+}
+
+function _matchingKey(
+  leaf: X509Certificate,
+  keyBytes: Uint8Array,
+  keyPath: string,
+  certPath: string,
+): Result<string, CertificateError> {
+  const blocks = _pemBlocks(keyBytes, keyPath, "key");
+  if (!blocks.ok) return blocks;
+  const labels = blocks.value.map((block) => block.label);
+  const keyBlock = blocks.value.find((block) => PRIVATE_KEY_LABEL.test(block.label));
+  if (keyBlock === undefined) {
+    const reason = labels.includes(CERTIFICATE_LABEL)
+      ? "it holds a certificate, not a private key (are --cert and --key swapped?)"
+      : `it holds no private key, only ${labels.join(", ")}`;
+    return err({ kind: "key_invalid", path: keyPath, reason });
+  }
+  if (keyBlock.label === ENCRYPTED_KEY_LABEL || keyBlock.hasHeaders) {
+    return err({
+      kind: "key_invalid",
+      path: keyPath,
+      reason: "it is encrypted with a passphrase, which is not supported " +
+        `(decrypt it with: openssl pkey -in ${keyPath} -out decrypted.pem)`,
+    });
+  }
+  try {
+    const key = createPrivateKey(keyBlock.pem);
+    if (!leaf.checkPrivateKey(key)) {
+      return err({ kind: "key_mismatch", path: keyPath, certPath });
+    }
+  } catch (error) {
+    return err({ kind: "key_invalid", path: keyPath, reason: _reason(error) });
+  }
+  return ok(keyBlock.pem);
+}
+
+/** Reads a regular file of at most `limit` bytes without blocking on special files. */
+async function readBoundedFile(
+  path: string,
+  role: FileRole,
+  limit: number,
+): Promise<Result<Uint8Array, CertificateError>> {
+  try {
+    const info = await Deno.stat(path);
+    const refused = _refuseNonRegular(info, path, role, limit);
+    if (refused) return refused;
+    using file = await Deno.open(path, { read: true });
+    // The path may have been replaced between stat and open: check what was opened.
+    const opened = _refuseNonRegular(await file.stat(), path, role, limit);
+    if (opened) return opened;
+    const buffer = new Uint8Array(limit + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const read = await file.read(buffer.subarray(length));
+      if (read === null) break;
+      length += read;
+    }
+    if (length > limit) return err({ kind: "too_large", role, path, size: length, limit });
+    return ok(buffer.slice(0, length));
+  } catch (error) {
+    return err(_fileError(error, path, role));
+  }
+}
+
+function _refuseNonRegular(
+  info: Deno.FileInfo,
+  path: string,
+  role: FileRole,
+  limit: number,
+): Result<never, CertificateError> | undefined {
+  if (!info.isFile) return err({ kind: "not_a_file", role, path, fileType: _fileType(info) });
+  if (info.size > limit) return err({ kind: "too_large", role, path, size: info.size, limit });
+  return undefined;
+}
+
+function _fileType(info: Deno.FileInfo): string {
+  if (info.isDirectory) return "directory";
+  if (info.isFifo) return "named pipe (FIFO)";
+  if (info.isCharDevice) return "character device";
+  if (info.isBlockDevice) return "block device";
+  if (info.isSocket) return "socket";
+  return "special file";
+}
+
+function _fileError(error: unknown, path: string, role: FileRole): CertificateError {
+  if (error instanceof Deno.errors.NotFound) return { kind: "not_found", role, path };
+  if (error instanceof Deno.errors.NotCapable) {
+    return { kind: "permission_denied", role, path, deniedBy: "deno" };
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return { kind: "permission_denied", role, path, deniedBy: "os" };
+  }
+  if (error instanceof Deno.errors.IsADirectory) {
+    return { kind: "not_a_file", role, path, fileType: "directory" };
+  }
+  return { kind: "io", role, path, reason: _reason(error) };
+}
+
+function _distinguishedName(name: string): string {
+  return name.split("\n").join(", ");
+}
+
+function _reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,178 @@
+/**
+ * The formatter: the only place that words what an operator reads. Reload
+ * outcomes, startup failures and listen failures each become one line, and
+ * one table maps outcomes to HTTP statuses and exit codes, so the HTTP body,
+ * the log line and the CLI cannot drift apart.
+ *
+ * @module
+ */
+
+import type { Certificate, CertificateError, FileRole } from "./certificate.ts";
+import type { ListenError } from "./listen.ts";
+import type { ReloadOutcome, ReloadOutcomeKind } from "./reloader.ts";
+
+const MS_PER_DAY = 24 * 60 * 60 * 1000;
+const BYTES_PER_KIB = 1024;
+
+/** HTTP status of the control server's answer for each reload outcome. */
+export const OUTCOME_HTTP_STATUS: Readonly<Record<ReloadOutcomeKind, number>> = {
+  reloaded: 200,
+  unchanged: 200,
+  failed: 500,
+};
+
+/** Process exit codes, one per way the process can end. */
+export const EXIT_CODE = {
+  /** Shut down on SIGINT/SIGTERM after finishing in-flight requests. */
+  stopped: 0,
+  /** The certificate was rejected at startup, or a listen address could not be bound. */
+  startupFailed: 1,
+  /** The command line could not be parsed; usage was printed. */
+  usage: 2,
+  /** A second stop signal arrived during shutdown; in-flight requests were abandoned. */
+  forcedStop: 3,
+} as const;
+
+/** Renders a reload outcome as the one line every surface (HTTP body, log) carries. */
+export function formatOutcome(outcome: ReloadOutcome): string {
+  switch (outcome.kind) {
+    case "reloaded":
+      return `reloaded: now serving ${describeCertificate(outcome.certificate, outcome.at)}` +
+        `; replaced SHA-256 ${outcome.previous.fingerprint256}`;
+    case "unchanged":
+      return `unchanged: "${outcome.certificate.path}" holds the certificate already being served, ` +
+        `${_certificateSummary(outcome.certificate, outcome.at)}; nothing was swapped`;
+    case "failed":
+      return `reload failed: ${describeError(outcome.error)}; still serving the previous ` +
+        `certificate ${describeCertificate(outcome.certificate, outcome.at)}`;
+    default:
+      return _unreachable(outcome);
+  }
+}
+
+/** Renders a certificate rejected at startup, with the same cause wording as a failed reload. */
+export function formatStartupFailure(error: CertificateError): string {
+  return `startup failed: ${describeError(error)}; the server was not started`;
+}
+
+/** Renders the certificate loaded at startup. */
+export function formatLoaded(certificate: Certificate, now: Date): string {
+  return `loaded ${describeCertificate(certificate, now)}`;
+}
+
+/** Renders an address that could not be listened on. */
+export function formatListenError(error: ListenError): string {
+  const where = `Cannot listen on ${error.address} for the ${error.server} server`;
+  switch (error.kind) {
+    case "address_in_use":
+      return `${where}: address already in use; the server was not started`;
+    case "permission_denied":
+      return error.deniedBy === "deno"
+        ? `${where}: Deno denied net access; grant it with --allow-net=${error.address}; ` +
+          "the server was not started"
+        : `${where}: permission denied by the operating system (ports below 1024 need privileges); ` +
+          "the server was not started";
+    case "address_not_available":
+      return `${where}: no such local address; the server was not started`;
+    case "other":
+      return `${where}: ${error.reason}; the server was not started`;
+    default:
+      return _unreachable(error);
+  }
+}
+
+/** Says which certificate this is: file, subject, names, expiry, days left and fingerprint. */
+export function describeCertificate(certificate: Certificate, now: Date): string {
+  return `"${certificate.path}": ${_certificateSummary(certificate, now)}`;
+}
+
+/** Says why a certificate or key was rejected: the file, the cause and how to fix it. */
+export function describeError(error: CertificateError): string {
+  switch (error.kind) {
+    case "not_found":
+      return `Cannot read ${_file(error.role, error.path)}: file not found`;
+    case "permission_denied":
+      return error.deniedBy === "deno"
+        ? `Cannot read ${_file(error.role, error.path)}: Deno denied read access; ` +
+          `grant it with --allow-read=${error.path} (deno task start allows only the files ` +
+          "named in its --allow-read flag in deno.json)"
+        : `Cannot read ${_file(error.role, error.path)}: permission denied by the operating ` +
+          "system; check the file's owner and mode";
+    case "not_a_file":
+      return `Cannot read ${_file(error.role, error.path)}: it is a ${error.fileType}, ` +
+        "not a regular file";
+    case "too_large":
+      return `Cannot read ${_file(error.role, error.path)}: it is over the size limit of ` +
+        `${error.limit / BYTES_PER_KIB} KiB (${error.size} bytes or more)`;
+    case "empty":
+      return `Cannot load ${_file(error.role, error.path)}: the file is empty`;
+    case "not_pem":
+      return `Cannot load ${_file(error.role, error.path)}: no PEM block found ` +
+        `(expected a line "-----BEGIN ${
+          error.role === "key" ? "PRIVATE KEY" : "CERTIFICATE"
+        }-----")`;
+    case "der_encoded":
+      return `Cannot load ${_file(error.role, error.path)}: it is binary DER, not PEM; convert ` +
+        `it with: openssl ${error.role === "key" ? "pkey" : "x509"} -inform der -in ${error.path}`;
+    case "truncated_pem":
+      return `Cannot load ${_file(error.role, error.path)}: its ${error.label} block has no ` +
+        "END line (is the file truncated or still being written?)";
+    case "no_certificate":
+      return `Cannot load certificate "${error.path}": it holds ${error.found.join(", ")} ` +
+        "but no CERTIFICATE block" +
+        (error.found.some((label) => label.endsWith("PRIVATE KEY"))
+          ? " (is it the key file? pass the key with --key)"
+          : "");
+    case "invalid_certificate":
+      return `Cannot parse certificate ${error.position} of "${error.path}": ${error.reason}`;
+    case "chain_broken":
+      return `Invalid chain in "${error.path}": certificate ${error.position} ` +
+        `(${error.subject}) was not issued by certificate ${error.position + 1} ` +
+        `(${error.nextSubject}); put the leaf first, then each issuer in order`;
+    case "expired":
+      return `Certificate "${error.path}" (${error.subject}) expired at ${_time(error.notAfter)}`;
+    case "not_yet_valid":
+      return `Certificate "${error.path}" (${error.subject}) is not valid before ` +
+        _time(error.notBefore);
+    case "key_invalid":
+      return `Cannot load key "${error.path}": ${error.reason}`;
+    case "key_mismatch":
+      return `Key "${error.path}" does not match the certificate in "${error.certPath}" ` +
+        "(its public key differs from the leaf certificate's)";
+    case "io":
+      return `Cannot read ${_file(error.role, error.path)}: ${error.reason}`;
+    default:
+      return _unreachable(error);
+  }
+}
+
+/** Prefixes a line with its time and what it is about, for the log. */
+export function formatLogLine(at: Date, tag: string, text: string): string {
+  return `${_time(at)} [${tag}] ${text}`;
+}
+
+function _certificateSummary(certificate: Certificate, now: Date): string {
+  const names = certificate.subjectAltNames.length > 0
+    ? ` [${certificate.subjectAltNames.join(", ")}]`
+    : "";
+  return `${certificate.subject}${names}, expires ${_time(certificate.notAfter)} ` +
+    `(${_daysLeft(certificate.notAfter, now)}), SHA-256 ${certificate.fingerprint256}`;
+}
+
+function _daysLeft(notAfter: Date, now: Date): string {
+  const days = Math.floor((notAfter.getTime() - now.getTime()) / MS_PER_DAY);
+  if (days < 0) return `expired ${-days} days ago`;
+  return days === 1 ? "1 day left" : `${days} days left`;
+}
+
+function _file(role: FileRole, path: string): string {
+  return `${role} "${path}"`;
+}
+
+function _time(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+function _unreachable(value: never): never {
+  throw new Error(`Unhandled case: ${JSON.stringify(value)}`);
+}

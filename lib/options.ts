@@ -1,0 +1,127 @@
+/**
+ * Command-line options: parses flags into one typed {@linkcode Options}
+ * object and holds the `--help` text.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { err, ok, type Result } from "./result.ts";
+
+/** Everything the server is configured with. */
+export interface Options {
+  /** PEM file with the leaf certificate, then its chain. */
+  readonly cert: string;
+  /** PEM private key of the leaf; when given the app server serves HTTPS. */
+  readonly key: string | undefined;
+  /** Address the app server listens on. */
+  readonly hostname: string;
+  /** Port the app server listens on. */
+  readonly port: number;
+  /** Address the control server listens on; must be loopback. */
+  readonly controlHostname: string;
+  /** Port the control server listens on. */
+  readonly controlPort: number;
+}
+
+/** The values used for flags that are not given. */
+export const DEFAULT_OPTIONS: Options = {
+  cert: "cert.pem",
+  key: undefined,
+  hostname: "127.0.0.1",
+  port: 8080,
+  controlHostname: "127.0.0.1",
+  controlPort: 3000,
+};
+
+/** What parsing the command line asks for: run with options, or print help. */
+export type Command = { readonly kind: "run"; readonly options: Options } | {
+  readonly kind: "help";
+};
+
+const MAX_PORT = 65535;
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
+
+/** The `--help` text. */
+export const USAGE = `signal-server: serves GET /hello and reloads its TLS certificate on demand,
+telling the operator whether the reload worked.
+
+Usage: deno task start [options]
+       (or: deno run --allow-read=<cert>[,<key>] --allow-net=<app>,<control> main.ts [options])
+
+Options:
+  --cert <path>              certificate PEM file, leaf first (default: ${DEFAULT_OPTIONS.cert})
+  --key <path>               private key PEM file; when given, the app server serves HTTPS
+  --hostname <address>       app server address (default: ${DEFAULT_OPTIONS.hostname})
+  --port <port>              app server port (default: ${DEFAULT_OPTIONS.port})
+  --control-hostname <addr>  control server address, loopback only (default: ${DEFAULT_OPTIONS.controlHostname})
+  --control-port <port>      control server port (default: ${DEFAULT_OPTIONS.controlPort})
+  -h, --help                 print this help
+
+Reload the certificate:
+  curl -X POST http://127.0.0.1:3000/reload_certs    answers 200 with the new certificate, or 500 with why
+  kill -HUP <pid>                                    logs the same line the POST would answer
+`;
+
+/** Parses command-line arguments; a usage error comes back as its message. */
+export function parseOptions(args: readonly string[]): Result<Command, string> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        cert: { type: "string" },
+        key: { type: "string" },
+        hostname: { type: "string" },
+        port: { type: "string" },
+        "control-hostname": { type: "string" },
+        "control-port": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    return err(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) return ok({ kind: "help" });
+  const port = _port("--port", values.port, DEFAULT_OPTIONS.port);
+  if (!port.ok) return port;
+  const controlPort = _port("--control-port", values["control-port"], DEFAULT_OPTIONS.controlPort);
+  if (!controlPort.ok) return controlPort;
+  const controlHostname = values["control-hostname"] ?? DEFAULT_OPTIONS.controlHostname;
+  if (!LOOPBACK.test(controlHostname)) {
+    return err(
+      `--control-hostname must be a loopback address (127.0.0.1, ::1 or localhost), ` +
+        `got "${controlHostname}": the control server can reload certificates and has no authentication`,
+    );
+  }
+  for (const flag of ["cert", "key", "hostname"] as const) {
+    if (values[flag] === "") return err(`--${flag} must not be empty`);
+  }
+  return ok({
+    kind: "run",
+    options: {
+      cert: values.cert ?? DEFAULT_OPTIONS.cert,
+      key: values.key ?? DEFAULT_OPTIONS.key,
+      hostname: values.hostname ?? DEFAULT_OPTIONS.hostname,
+      port: port.value,
+      controlHostname,
+      controlPort: controlPort.value,
+    },
+  });
+}
+
+/** Joins a host and port the way URLs and `--allow-net` write them (`[::1]:3000`). */
+export function hostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
+function _port(flag: string, value: string | undefined, fallback: number): Result<number, string> {
+  if (value === undefined) return ok(fallback);
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > MAX_PORT) {
+    return err(`${flag} must be a port number from 0 to ${MAX_PORT}, got "${value}"`);
+  }
+  return ok(port);
+}

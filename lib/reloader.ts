@@ -1,0 +1,113 @@
+/**
+ * The active certificate and the one way to change it: {@linkcode Reloader}.
+ * It keeps the last known good certificate, runs one reload at a time, and
+ * tells every caller what happened as a {@linkcode ReloadOutcome}.
+ *
+ * @module
+ */
+
+import { type Certificate, type CertificateError, isSameCertificate } from "./certificate.ts";
+import type { Result } from "./result.ts";
+
+/** The result of one reload, as every surface reports it. */
+export type ReloadOutcome =
+  | {
+    /** A different certificate was loaded and is now active. */
+    readonly kind: "reloaded";
+    /** When the files were read. */
+    readonly at: Date;
+    /** The certificate now active. */
+    readonly certificate: Certificate;
+    /** The certificate it replaced. */
+    readonly previous: Certificate;
+  }
+  | {
+    /** The files hold the certificate already active; nothing changed. */
+    readonly kind: "unchanged";
+    /** When the files were read. */
+    readonly at: Date;
+    /** The certificate still active. */
+    readonly certificate: Certificate;
+  }
+  | {
+    /** The files were rejected; the previous certificate stays active. */
+    readonly kind: "failed";
+    /** When the files were read. */
+    readonly at: Date;
+    /** Why the files were rejected. */
+    readonly error: CertificateError;
+    /** The certificate still active (last known good). */
+    readonly certificate: Certificate;
+  };
+
+/** The kind names of {@linkcode ReloadOutcome}. */
+export type ReloadOutcomeKind = ReloadOutcome["kind"];
+
+/** Options of {@linkcode Reloader}. */
+export interface ReloaderOptions {
+  /** Loads and validates the configured files (the loader, bound to its paths). */
+  readonly load: (now: Date) => Promise<Result<Certificate, CertificateError>>;
+  /** Makes a new certificate live before its success is reported (the TLS front). */
+  readonly activate?: (certificate: Certificate) => void | Promise<void>;
+  /** The clock; defaults to the current time. */
+  readonly clock?: () => Date;
+}
+
+/** Holds the active certificate and serializes reloads of it. */
+export class Reloader {
+  #active: Certificate;
+  #running: Promise<ReloadOutcome> | undefined;
+  #queued: Promise<ReloadOutcome> | undefined;
+  readonly #options: ReloaderOptions;
+
+  /** Starts with a certificate that was already loaded and validated. */
+  constructor(initial: Certificate, options: ReloaderOptions) {
+    this.#active = initial;
+    this.#options = options;
+  }
+
+  /** The certificate being served now. */
+  get active(): Certificate {
+    return this.#active;
+  }
+
+  /**
+   * Reloads the files and reports the outcome. Reloads never interleave: a
+   * call made while one runs waits for it, then shares one fresh reload with
+   * every other caller that arrived meanwhile, so each caller's answer
+   * reflects the files as they were when it asked, or later.
+   */
+  reload(): Promise<ReloadOutcome> {
+    if (this.#queued !== undefined) return this.#queued;
+    if (this.#running === undefined) return this.#run();
+    const startNext = () => {
+      this.#queued = undefined;
+      return this.#run();
+    };
+    this.#queued = this.#running.then(startNext, startNext);
+    return this.#queued;
+  }
+
+  #run(): Promise<ReloadOutcome> {
+    const running = this.#reloadOnce().finally(() => {
+      if (this.#running === running) this.#running = undefined;
+    });
+    this.#running = running;
+    return running;
+  }
+
+  async #reloadOnce(): Promise<ReloadOutcome> {
+    const at = (this.#options.clock ?? (() => new Date()))();
+    const loaded = await this.#options.load(at);
+    if (!loaded.ok) {
+      return { kind: "failed", at, error: loaded.error, certificate: this.#active };
+    }
+    const previous = this.#active;
+    if (isSameCertificate(loaded.value, previous)) {
+      return { kind: "unchanged", at, certificate: previous };
+    }
+    await this.#options.activate?.(loaded.value);
+    this.#active = loaded.value;
+    return { kind: "reloaded", at, certificate: loaded.value, previous };
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The `Result` type: how every fallible step in signal-server returns its
+ * answer as a value instead of throwing.
+ *
+ * @module
+ */
+
+/** A successful result carrying a value. */
+export interface Ok<T> {
+  /** Discriminant: the step succeeded. */
+  readonly ok: true;
+  /** What the step produced. */
+  readonly value: T;
+}
+
+/** A failed result carrying a typed error. */
+export interface Err<E> {
+  /** Discriminant: the step failed. */
+  readonly ok: false;
+  /** Why the step failed. */
+  readonly error: E;
+}
+
+/** Either a value or a typed error, discriminated on `ok`. */
+export type Result<T, E> = Ok<T> | Err<E>;
+
+/** Wraps a value in a successful result. */
+export function ok<T>(value: T): Ok<T> {
+  return { ok: true, value };
+}
+
+/** Wraps an error in a failed result. */
+export function err<E>(error: E): Err<E> {
+  return { ok: false, error };
+}
