@@ -335,7 +335,7 @@ async function readBoundedFile(
     if (length > limit) return err({ kind: "too_large", role, path, size: length, limit });
     return ok(buffer.slice(0, length));
   } catch (error) {
-    return err(_fileError(error, path, role));
+    return err(fileError(error, path, role));
   }
 }
 
@@ -359,7 +359,8 @@ function _fileType(info: Deno.FileInfo): string {
   return "special file";
 }
 
-function _fileError(error: unknown, path: string, role: FileRole): CertificateError {
+/** Maps an exception raised while reading a file to its {@linkcode CertificateError}. */
+export function fileError(error: unknown, path: string, role: FileRole): CertificateError {
   if (error instanceof Deno.errors.NotFound) return { kind: "not_found", role, path };
   if (error instanceof Deno.errors.NotCapable) {
     return { kind: "permission_denied", role, path, deniedBy: "deno" };

@@ -67,7 +67,7 @@ export async function mintCertificate(options: MintOptions = {}): Promise<Minted
   if (altNames.length > 0) {
     extensions.push(
       new x509.SubjectAlternativeNameExtension(
-        altNames.map((value) => ({ type: /^[\d.]+$|:/.test(value) ? "ip" : "dns", value })),
+        altNames.map((value): x509.JsonGeneralName => ({ type: _nameType(value), value })),
       ),
     );
   }
@@ -90,6 +90,10 @@ export async function mintCertificate(options: MintOptions = {}): Promise<Minted
     notAfter: certificate.notAfter,
     keys,
   };
+}
+
+function _nameType(value: string): x509.GeneralNameType {
+  return /^[\d.]+$|:/.test(value) ? "ip" : "dns";
 }
 
 function _randomSerial(): string {

@@ -1,0 +1,31 @@
+/**
+ * Hand-built {@linkcode Certificate} values for unit tests that do not need
+ * real X.509 (reloader, formatter, control handler).
+ *
+ * @module
+ */
+
+import type { Certificate } from "../lib/certificate.ts";
+
+/** A certificate value with the given leaf fingerprint and sensible other fields. */
+export function fakeCertificate(
+  fingerprint256: string,
+  overrides: Partial<Certificate> = {},
+): Certificate {
+  return {
+    path: "cert.pem",
+    keyPath: undefined,
+    subject: "CN=localhost",
+    issuer: "CN=localhost",
+    subjectAltNames: ["DNS:localhost"],
+    serialNumber: "01",
+    fingerprint256,
+    chainFingerprints: [fingerprint256],
+    notBefore: new Date("2026-01-01T00:00:00Z"),
+    notAfter: new Date("2027-01-01T00:00:00Z"),
+    chainLength: 1,
+    certificatePem: "",
+    keyPem: undefined,
+    ...overrides,
+  };
+}

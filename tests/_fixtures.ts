@@ -1,0 +1,80 @@
+/**
+ * Test fixtures: temporary directories that remove themselves, minted
+ * certificates, and free loopback ports.
+ *
+ * @module
+ */
+
+import { mintCertificate, type MintedCertificate, type MintOptions } from "../lib/gen_cert.ts";
+
+export { mintCertificate };
+export type { MintedCertificate, MintOptions };
+
+/** Milliseconds in a day, for validity windows. */
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** A temporary directory removed (with its files) when disposed. */
+export class TempDir implements AsyncDisposable {
+  /** Absolute path of the directory. */
+  readonly dir: string;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Creates a fresh temporary directory. */
+  static async create(): Promise<TempDir> {
+    return new TempDir(await Deno.makeTempDir({ prefix: "signal-server-test-" }));
+  }
+
+  /** The absolute path of a file in the directory. */
+  path(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  /** Writes a file (text or bytes) and returns its path; the write is atomic (rename). */
+  async write(name: string, contents: string | Uint8Array): Promise<string> {
+    const target = this.path(name);
+    const staging = `${target}.tmp-${crypto.randomUUID()}`;
+    if (typeof contents === "string") await Deno.writeTextFile(staging, contents);
+    else await Deno.writeFile(staging, contents);
+    await Deno.rename(staging, target);
+    return target;
+  }
+
+  /** Removes the directory and everything in it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await Deno.remove(this.dir, { recursive: true });
+  }
+}
+
+/** A loopback port that was free a moment ago. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A CA, an intermediate signed by it, and a leaf signed by the intermediate. */
+export async function mintChain(): Promise<{
+  root: MintedCertificate;
+  intermediate: MintedCertificate;
+  leaf: MintedCertificate;
+}> {
+  const root = await mintCertificate({ commonName: "Test Root CA", isCa: true, altNames: [] });
+  const intermediate = await mintCertificate({
+    commonName: "Test Intermediate CA",
+    isCa: true,
+    altNames: [],
+    issuer: root,
+  });
+  const leaf = await mintCertificate({ issuer: intermediate });
+  return { root, intermediate, leaf };
+}
+
+/** The SHA-256 fingerprint of a PEM certificate, as the server reports it. */
+export async function fingerprintOf(certificatePem: string): Promise<string> {
+  const { X509Certificate } = await import("node:crypto");
+  return new X509Certificate(certificatePem).fingerprint256;
+}

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import type { CertificateError, CertificateErrorKind } from "../lib/certificate.ts";
+import {
+  describeError,
+  formatListenError,
+  formatOutcome,
+  formatStartupFailure,
+  OUTCOME_HTTP_STATUS,
+} from "../lib/format.ts";
+import { fakeCertificate } from "./_certificates.ts";
+
+const AT = new Date("2026-11-27T12:00:00Z");
+const OLD = fakeCertificate("AA:AA", { notAfter: new Date("2026-12-27T12:00:00Z") });
+const NEW = fakeCertificate("BB:BB", { notAfter: new Date("2027-11-27T12:00:00Z") });
+
+/** One example of every error kind: the Record type makes a missing kind a type error. */
+const EXAMPLES: Record<CertificateErrorKind, CertificateError> = {
+  not_found: { kind: "not_found", role: "certificate", path: "cert.pem" },
+  permission_denied: { kind: "permission_denied", role: "key", path: "key.pem", deniedBy: "deno" },
+  not_a_file: { kind: "not_a_file", role: "certificate", path: "cert.pem", fileType: "directory" },
+  too_large: {
+    kind: "too_large",
+    role: "certificate",
+    path: "cert.pem",
+    size: 2e6,
+    limit: 1048576,
+  },
+  empty: { kind: "empty", role: "certificate", path: "cert.pem" },
+  not_pem: { kind: "not_pem", role: "certificate", path: "cert.pem" },
+  der_encoded: { kind: "der_encoded", role: "certificate", path: "cert.der" },
+  truncated_pem: {
+    kind: "truncated_pem",
+    role: "certificate",
+    path: "cert.pem",
+    label: "CERTIFICATE",
+  },
+  no_certificate: { kind: "no_certificate", path: "cert.pem", found: ["PRIVATE KEY"] },
+  invalid_certificate: {
+    kind: "invalid_certificate",
+    path: "cert.pem",
+    position: 2,
+    reason: "bad DER",
+  },
+  chain_broken: {
+    kind: "chain_broken",
+    path: "cert.pem",
+    position: 1,
+    subject: "CN=leaf",
+    nextSubject: "CN=other",
+  },
+  expired: {
+    kind: "expired",
+    path: "cert.pem",
+    subject: "CN=a",
+    notAfter: new Date("2026-01-01Z"),
+  },
+  not_yet_valid: {
+    kind: "not_yet_valid",
+    path: "cert.pem",
+    subject: "CN=a",
+    notBefore: new Date("2027-01-01Z"),
+  },
+  key_invalid: { kind: "key_invalid", path: "key.pem", reason: "it is encrypted" },
+  key_mismatch: { kind: "key_mismatch", path: "key.pem", certPath: "cert.pem" },
+  io: { kind: "io", role: "certificate", path: "cert.pem", reason: "Input/output error" },
+};
+
+Deno.test("every error kind is described with its file, in one line, without a final period", () => {
+  for (const error of Object.values(EXAMPLES)) {
+    const text = describeError(error);
+    assert.match(text, /"(cert|key)\.(pem|der)"/, `${error.kind} must name the file: ${text}`);
+    assert.doesNotMatch(text, /\n/, `${error.kind} must be one line`);
+    assert.doesNotMatch(text, /\.$/, `${error.kind} must not end with a period`);
+  }
+});
+
+Deno.test("error descriptions say the cause in the operator's words", () => {
+  assert.equal(
+    describeError(EXAMPLES.not_found),
+    'Cannot read certificate "cert.pem": file not found',
+  );
+  assert.equal(
+    describeError(EXAMPLES.permission_denied),
+    'Cannot read key "key.pem": Deno denied read access; grant it with --allow-read=key.pem ' +
+      "(deno task start allows only the files named in its --allow-read flag in deno.json)",
+  );
+  assert.equal(
+    describeError(EXAMPLES.expired),
+    'Certificate "cert.pem" (CN=a) expired at 2026-01-01T00:00:00Z',
+  );
+  assert.match(describeError(EXAMPLES.der_encoded), /openssl x509 -inform der -in cert\.der/);
+  assert.match(describeError(EXAMPLES.no_certificate), /is it the key file\?/);
+  assert.match(describeError(EXAMPLES.not_a_file), /it is a directory, not a regular file/);
+  assert.match(
+    describeError(EXAMPLES.chain_broken),
+    /certificate 1 \(CN=leaf\) was not issued by certificate 2/,
+  );
+});
+
+Deno.test("a reloaded line names the new certificate, its expiry, days left and fingerprint", () => {
+  assert.equal(
+    formatOutcome({ kind: "reloaded", at: AT, certificate: NEW, previous: OLD }),
+    'reloaded: now serving "cert.pem": CN=localhost [DNS:localhost], expires ' +
+      "2027-11-27T12:00:00Z (365 days left), SHA-256 BB:BB; replaced SHA-256 AA:AA",
+  );
+});
+
+Deno.test("an unchanged line says nothing was swapped, so it cannot pass for a rotation", () => {
+  const line = formatOutcome({ kind: "unchanged", at: AT, certificate: OLD });
+  assert.match(line, /^unchanged: /);
+  assert.match(line, /already being served/);
+  assert.match(line, /nothing was swapped$/);
+  assert.doesNotMatch(line, /reloaded/);
+});
+
+Deno.test("a failed line names the file, the cause and the certificate still served", () => {
+  assert.equal(
+    formatOutcome({ kind: "failed", at: AT, error: EXAMPLES.not_found, certificate: OLD }),
+    'reload failed: Cannot read certificate "cert.pem": file not found; still serving the ' +
+      'previous certificate "cert.pem": CN=localhost [DNS:localhost], expires ' +
+      "2026-12-27T12:00:00Z (30 days left), SHA-256 AA:AA",
+  );
+});
+
+Deno.test("days left counts down to an expiry and past it", () => {
+  const soon = fakeCertificate("CC", { notAfter: new Date("2026-11-28T13:00:00Z") });
+  assert.match(formatOutcome({ kind: "unchanged", at: AT, certificate: soon }), /\(1 day left\)/);
+  const gone = fakeCertificate("CC", { notAfter: new Date("2026-11-20T11:00:00Z") });
+  assert.match(
+    formatOutcome({ kind: "unchanged", at: AT, certificate: gone }),
+    /expired 8 days ago/,
+  );
+});
+
+Deno.test("a startup failure uses the same cause wording as a failed reload", () => {
+  for (const error of Object.values(EXAMPLES)) {
+    const startup = formatStartupFailure(error);
+    const reload = formatOutcome({ kind: "failed", at: AT, error, certificate: OLD });
+    assert.ok(startup.includes(describeError(error)) && reload.includes(describeError(error)));
+  }
+});
+
+Deno.test("success outcomes map to 200 and failures to 500", () => {
+  assert.deepEqual(OUTCOME_HTTP_STATUS, { reloaded: 200, unchanged: 200, failed: 500 });
+});
+
+Deno.test("a listen failure names the address and the server", () => {
+  assert.equal(
+    formatListenError({ kind: "address_in_use", server: "control", address: "127.0.0.1:3000" }),
+    "Cannot listen on 127.0.0.1:3000 for the control server: address already in use; " +
+      "the server was not started",
+  );
+  assert.match(
+    formatListenError({
+      kind: "permission_denied",
+      server: "app",
+      address: "127.0.0.1:80",
+      deniedBy: "deno",
+    }),
+    /--allow-net=127\.0\.0\.1:80/,
+  );
+});

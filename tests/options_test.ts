@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { DEFAULT_OPTIONS, hostPort, type Options, parseOptions } from "../lib/options.ts";
+import { permissionFlags } from "../lib/permissions.ts";
+
+function parsed(args: string[]): Options {
+  const result = parseOptions(args);
+  assert.ok(result.ok && result.value.kind === "run", JSON.stringify(result));
+  return result.value.options;
+}
+
+function usageError(args: string[]): string {
+  const result = parseOptions(args);
+  assert.equal(result.ok, false, `expected a usage error for ${args.join(" ")}`);
+  return result.ok ? "" : result.error;
+}
+
+Deno.test("no flags give the documented defaults", () => {
+  assert.deepEqual(parsed([]), {
+    cert: "cert.pem",
+    key: undefined,
+    hostname: "127.0.0.1",
+    port: 8080,
+    controlHostname: "127.0.0.1",
+    controlPort: 3000,
+  });
+});
+
+Deno.test("every flag sets its option", () => {
+  assert.deepEqual(
+    parsed([
+      "--cert=/etc/a.pem",
+      "--key",
+      "/etc/a.key",
+      "--hostname",
+      "0.0.0.0",
+      "--port",
+      "8443",
+      "--control-hostname",
+      "::1",
+      "--control-port",
+      "0",
+    ]),
+    {
+      cert: "/etc/a.pem",
+      key: "/etc/a.key",
+      hostname: "0.0.0.0",
+      port: 8443,
+      controlHostname: "::1",
+      controlPort: 0,
+    },
+  );
+});
+
+Deno.test("--help and -h ask for the usage text", () => {
+  for (const flag of ["--help", "-h"]) {
+    const result = parseOptions([flag]);
+    assert.ok(result.ok && result.value.kind === "help");
+  }
+});
+
+Deno.test("bad flags are usage errors that say what is wrong", () => {
+  assert.match(usageError(["--port", "http"]), /--port must be a port number/);
+  assert.match(usageError(["--control-port", "70000"]), /--control-port must be a port number/);
+  assert.match(usageError(["--bogus"]), /bogus/);
+  assert.match(usageError(["extra"]), /extra/);
+  assert.match(usageError(["--cert="]), /--cert must not be empty/);
+});
+
+Deno.test("the control server refuses a non-loopback address", () => {
+  assert.match(usageError(["--control-hostname", "0.0.0.0"]), /must be a loopback address/);
+  assert.equal(parsed(["--control-hostname", "localhost"]).controlHostname, "localhost");
+});
+
+Deno.test("permission flags grant read of the cert and key only, and net of the two addresses only", () => {
+  assert.deepEqual(
+    permissionFlags({ ...DEFAULT_OPTIONS, key: "key.pem", controlHostname: "::1" }),
+    [
+      "--no-prompt",
+      "--allow-read=cert.pem,key.pem",
+      "--allow-net=127.0.0.1:8080,[::1]:3000",
+    ],
+  );
+  assert.equal(hostPort("::1", 3000), "[::1]:3000");
+});
+
+Deno.test("deno task start grants exactly the permission flags of the default options", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const command: string = config.tasks.start.command;
+  assert.ok(
+    command.startsWith(`deno run ${permissionFlags(DEFAULT_OPTIONS).join(" ")} main.ts`),
+    `deno.json start task drifted from permissionFlags(DEFAULT_OPTIONS): ${command}`,
+  );
+  assert.doesNotMatch(command, /--allow-all|\s-A\b|--allow-(write|run|env|sys|ffi)/);
+});

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import type { Certificate, CertificateError } from "../lib/certificate.ts";
+import { Reloader } from "../lib/reloader.ts";
+import { err, ok, type Result } from "../lib/result.ts";
+import { fakeCertificate } from "./_certificates.ts";
+
+type LoadResult = Result<Certificate, CertificateError>;
+
+/** A loader whose calls wait until the test answers them, one by one. */
+class ScriptedLoader {
+  calls = 0;
+  running = 0;
+  maxRunning = 0;
+  readonly #pending: ((result: LoadResult) => void)[] = [];
+
+  load = (): Promise<LoadResult> => {
+    this.calls++;
+    this.running++;
+    this.maxRunning = Math.max(this.maxRunning, this.running);
+    return new Promise((resolve) => {
+      this.#pending.push((result) => {
+        this.running--;
+        resolve(result);
+      });
+    });
+  };
+
+  /** Answers the oldest waiting call once it has been made. */
+  async answer(result: LoadResult): Promise<void> {
+    while (this.#pending.length === 0) await new Promise((r) => setTimeout(r, 1));
+    this.#pending.shift()?.(result);
+  }
+}
+
+const OLD = fakeCertificate("AA");
+const NEW = fakeCertificate("BB");
+const NEWER = fakeCertificate("CC");
+const MISSING: CertificateError = { kind: "not_found", role: "certificate", path: "cert.pem" };
+
+Deno.test("reload swaps in a different certificate and reports the one it replaced", async () => {
+  const loader = new ScriptedLoader();
+  const reloader = new Reloader(OLD, { load: loader.load });
+  const outcome = reloader.reload();
+  await loader.answer(ok(NEW));
+  const result = await outcome;
+  assert.equal(result.kind, "reloaded");
+  assert.equal(result.kind === "reloaded" && result.previous, OLD);
+  assert.equal(reloader.active, NEW);
+});
+
+Deno.test("reload keeps the previous certificate when the new one is rejected", async () => {
+  const loader = new ScriptedLoader();
+  const reloader = new Reloader(OLD, { load: loader.load });
+  const outcome = reloader.reload();
+  await loader.answer(err(MISSING));
+  const result = await outcome;
+  assert.deepEqual(result.kind === "failed" && result.error, MISSING);
+  assert.equal(result.certificate, OLD);
+  assert.equal(reloader.active, OLD);
+});
+
+Deno.test("reload of the certificate already active reports unchanged, not reloaded", async () => {
+  const loader = new ScriptedLoader();
+  const reloader = new Reloader(OLD, { load: loader.load });
+  const outcome = reloader.reload();
+  await loader.answer(ok(fakeCertificate("AA")));
+  assert.equal((await outcome).kind, "unchanged");
+  assert.equal(reloader.active, OLD);
+});
+
+Deno.test("reload treats a new chain behind the same leaf as a change", async () => {
+  const loader = new ScriptedLoader();
+  const reloader = new Reloader(OLD, { load: loader.load });
+  const outcome = reloader.reload();
+  await loader.answer(ok(fakeCertificate("AA", { chainFingerprints: ["AA", "11"] })));
+  assert.equal((await outcome).kind, "reloaded");
+});
+
+Deno.test("reloads never interleave: callers during a reload share one fresh reload after it", async () => {
+  const loader = new ScriptedLoader();
+  const reloader = new Reloader(OLD, { load: loader.load });
+  const first = reloader.reload();
+  const second = reloader.reload();
+  const third = reloader.reload();
+  assert.equal(loader.calls, 1, "the queued callers must wait for the running reload");
+  await loader.answer(ok(NEW));
+  assert.equal((await first).kind, "reloaded");
+  await loader.answer(ok(NEWER));
+  const [secondOutcome, thirdOutcome] = [await second, await third];
+  assert.equal(secondOutcome, thirdOutcome, "callers queued together share one outcome");
+  assert.equal(secondOutcome.certificate, NEWER);
+  assert.equal(loader.calls, 2);
+  assert.equal(loader.maxRunning, 1);
+  assert.equal(reloader.active, NEWER);
+});
+
+Deno.test("a reload requested after the queue drained runs again", async () => {
+  const loader = new ScriptedLoader();
+  const reloader = new Reloader(OLD, { load: loader.load });
+  const first = reloader.reload();
+  await loader.answer(ok(NEW));
+  await first;
+  const again = reloader.reload();
+  await loader.answer(ok(NEWER));
+  assert.equal((await again).kind, "reloaded");
+  assert.equal(loader.calls, 2);
+});
+
+Deno.test("reload activates the new certificate before reporting success", async () => {
+  const loader = new ScriptedLoader();
+  const events: string[] = [];
+  const reloader = new Reloader(OLD, {
+    load: loader.load,
+    activate: async (certificate) => {
+      await new Promise((r) => setTimeout(r, 5));
+      events.push(`activated ${certificate.fingerprint256}`);
+    },
+  });
+  const outcome = reloader.reload().then((result) => events.push(`reported ${result.kind}`));
+  await loader.answer(ok(NEW));
+  await outcome;
+  assert.deepEqual(events, ["activated BB", "reported reloaded"]);
+});
+
+Deno.test("reload stamps the outcome with the injected clock", async () => {
+  const loader = new ScriptedLoader();
+  const at = new Date("2026-06-01T12:00:00Z");
+  const reloader = new Reloader(OLD, { load: loader.load, clock: () => at });
+  const outcome = reloader.reload();
+  await loader.answer(err(MISSING));
+  assert.equal((await outcome).at, at);
+});
