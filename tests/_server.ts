@@ -1,0 +1,191 @@
+/**
+ * Integration harness: spawns the real server (`main.ts`) with exactly the
+ * least-privilege flags `deno task start` would use for its options, reads its
+ * log lines, and always kills it and awaits its exit on dispose.
+ *
+ * @module
+ */
+
+import { DEFAULT_OPTIONS, type Options } from "../lib/options.ts";
+import { permissionFlags } from "../lib/permissions.ts";
+import { freePort } from "./_fixtures.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const REPO = new URL("..", import.meta.url).pathname;
+const WAIT_MS = 15_000;
+const LOG_LINE = /^\S+ \[([^\]]+)\] (.*)$/;
+
+/** A log line split into its tag and text. */
+export interface LogLine {
+  /** What it is about, e.g. `SIGHUP`. */
+  readonly tag: string;
+  /** The text after the prefix. */
+  readonly text: string;
+}
+
+/** Options of a spawned server: its flags, plus permission flags to use instead of the derived ones. */
+export interface SpawnOptions {
+  /** Certificate and key paths; ports default to fresh free ones. */
+  readonly options: Partial<Options> & Pick<Options, "cert">;
+  /** Replaces `permissionFlags(options)`, e.g. to run with `deno task start`'s own flags. */
+  readonly permissions?: readonly string[];
+}
+
+/** A running (or failed) server process. */
+export class ServerProcess implements AsyncDisposable {
+  /** The configuration it was started with. */
+  readonly options: Options;
+  /** Its process. */
+  readonly child: Deno.ChildProcess;
+  /** Every stdout line so far. */
+  readonly lines: string[] = [];
+  #stderr = "";
+  #waiters: (() => void)[] = [];
+  #done: Promise<void>;
+  #status: Deno.CommandStatus | undefined;
+
+  private constructor(options: Options, permissions: readonly string[]) {
+    this.options = options;
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...permissions, MAIN, ..._flags(options)],
+      cwd: REPO,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.#done = Promise.all([
+      this.#collect(this.child.stdout, (line) => this.lines.push(line)),
+      this.#collect(this.child.stderr, (line) => this.#stderr += line + "\n"),
+    ]).then(async () => {
+      this.#status = await this.child.status;
+      this.#notify();
+    });
+  }
+
+  /** Spawns the server; ports default to free loopback ports. */
+  static spawn(spawn: SpawnOptions): ServerProcess {
+    const options: Options = {
+      ...DEFAULT_OPTIONS,
+      port: freePort(),
+      controlPort: freePort(),
+      ...spawn.options,
+    };
+    return new ServerProcess(options, spawn.permissions ?? permissionFlags(options));
+  }
+
+  /** Spawns the server and waits until it says it is ready. */
+  static async start(spawn: SpawnOptions): Promise<ServerProcess> {
+    const server = ServerProcess.spawn(spawn);
+    await server.waitForLine(/\[startup\] ready/);
+    return server;
+  }
+
+  /** URL of `GET /hello`. */
+  get helloUrl(): string {
+    return `http://127.0.0.1:${this.options.port}/hello`;
+  }
+
+  /** URL of `POST /reload_certs`. */
+  get reloadUrl(): string {
+    return `http://127.0.0.1:${this.options.controlPort}/reload_certs`;
+  }
+
+  /** Everything the process wrote to stderr so far. */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /** Waits for the first stdout line (from `from` on) matching `pattern`; fails if the process exits first. */
+  async waitForLine(pattern: RegExp, from = 0): Promise<string> {
+    const deadline = Date.now() + WAIT_MS;
+    while (true) {
+      const line = this.lines.slice(from).find((candidate) => pattern.test(candidate));
+      if (line !== undefined) return line;
+      if (this.#status !== undefined) {
+        throw new Error(`server exited before printing ${pattern}:\n${this.#output()}`);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`no line ${pattern} within ${WAIT_MS} ms:\n${this.#output()}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 100);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Waits for the next log line with a tag, after the lines seen so far, and splits it. */
+  async nextLogLine(tag: string, from: number): Promise<LogLine> {
+    const escaped = tag.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+    const line = await this.waitForLine(new RegExp(`^\\S+ \\[${escaped}\\] `), from);
+    const match = LOG_LINE.exec(line);
+    return { tag: match?.[1] ?? "", text: match?.[2] ?? "" };
+  }
+
+  /** Sends a signal to the server. */
+  signal(signal: Deno.Signal): void {
+    this.child.kill(signal);
+  }
+
+  /** Waits for the process to exit and for its output to be read. */
+  async exited(): Promise<Deno.CommandStatus> {
+    await this.#done;
+    return this.#status as Deno.CommandStatus;
+  }
+
+  /** Kills the process if it still runs and waits for it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#status === undefined) {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // It exited between the check and the kill.
+      }
+    }
+    await this.#done;
+  }
+
+  #output(): string {
+    return `stdout:\n${this.lines.join("\n")}\nstderr:\n${this.#stderr}`;
+  }
+
+  #notify(): void {
+    for (const waiter of this.#waiters.splice(0)) waiter();
+  }
+
+  async #collect(
+    stream: ReadableStream<Uint8Array>,
+    onLine: (line: string) => void,
+  ): Promise<void> {
+    let buffered = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buffered += chunk;
+      const parts = buffered.split("\n");
+      buffered = parts.pop() ?? "";
+      for (const line of parts) onLine(line);
+      this.#notify();
+    }
+    if (buffered !== "") onLine(buffered);
+  }
+}
+
+function _flags(options: Options): string[] {
+  const flags = [
+    `--cert=${options.cert}`,
+    `--hostname=${options.hostname}`,
+    `--port=${options.port}`,
+    `--control-hostname=${options.controlHostname}`,
+    `--control-port=${options.controlPort}`,
+  ];
+  return options.key === undefined ? flags : [...flags, `--key=${options.key}`];
+}
+
+/** POSTs to the reload URL and returns the status and body. */
+export async function postReload(server: ServerProcess): Promise<{ status: number; body: string }> {
+  const response = await fetch(server.reloadUrl, { method: "POST" });
+  return { status: response.status, body: await response.text() };
+}
