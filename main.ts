@@ -19,6 +19,7 @@ import { listen, serverUrl } from "./lib/listen.ts";
 import { log, logOutcome } from "./lib/log.ts";
 import { parseOptions, USAGE } from "./lib/options.ts";
 import { Reloader } from "./lib/reloader.ts";
+import { listenTls } from "./lib/tls_front.ts";
 import { installSignalHandlers } from "./lib/signals.ts";
 
 /** Runs the server until SIGINT or SIGTERM; returns the process exit code. */
@@ -42,14 +43,21 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   log("startup", `pid ${Deno.pid}`);
   log("startup", formatLoaded(loaded.value, new Date()));
-  const reloader = new Reloader(loaded.value, { load: (now) => loadCertificate(paths, { now }) });
-  const reload = () => reloader.reload();
 
-  const app = listen("app", { hostname: options.hostname, port: options.port }, appHandler);
+  const appAddress = { hostname: options.hostname, port: options.port };
+  const app = options.key === undefined
+    ? listen("app", appAddress, appHandler)
+    : await listenTls(appAddress, loaded.value, appHandler);
   if (!app.ok) {
     console.error(formatListenError(app.error));
     return EXIT_CODE.startupFailed;
   }
+  const tls = "swap" in app.value ? app.value : undefined;
+  const reloader = new Reloader(loaded.value, {
+    load: (now) => loadCertificate(paths, { now }),
+    activate: tls && ((certificate) => tls.swap(certificate)),
+  });
+  const reload = () => reloader.reload();
   const control = listen(
     "control",
     { hostname: options.controlHostname, port: options.controlPort },
@@ -73,7 +81,8 @@ export async function main(args: readonly string[]): Promise<number> {
       },
     });
   });
-  log("startup", `app listening on ${serverUrl(app.value.addr, HELLO_PATH)}`);
+  const scheme = tls ? "https" : "http";
+  log("startup", `app listening on ${serverUrl(app.value.addr, HELLO_PATH, scheme)}`);
   log("startup", `control listening on ${serverUrl(control.value.addr, RELOAD_PATH)} (POST)`);
   log(
     "startup",

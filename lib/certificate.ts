@@ -122,6 +122,12 @@ export type CertificateError =
   | { readonly kind: "key_invalid"; readonly path: string; readonly reason: string }
   | { readonly kind: "key_mismatch"; readonly path: string; readonly certPath: string }
   | {
+    /** The TLS server refused the pair although it parsed; nothing was swapped. */
+    readonly kind: "tls_rejected";
+    readonly path: string;
+    readonly reason: string;
+  }
+  | {
     readonly kind: "io";
     readonly role: FileRole;
     readonly path: string;

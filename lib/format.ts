@@ -139,6 +139,8 @@ export function describeError(error: CertificateError): string {
     case "key_mismatch":
       return `Key "${error.path}" does not match the certificate in "${error.certPath}" ` +
         "(its public key differs from the leaf certificate's)";
+    case "tls_rejected":
+      return `The TLS server refused certificate "${error.path}" and its key: ${error.reason}`;
     case "io":
       return `Cannot read ${_file(error.role, error.path)}: ${error.reason}`;
     default:

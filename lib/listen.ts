@@ -54,16 +54,19 @@ export function listen(
   }
 }
 
-/** Maps an exception thrown while binding to a {@linkcode ListenError}. */
+/** Maps an exception (Deno's, or node:net's with a `code`) raised while binding to a {@linkcode ListenError}. */
 export function listenError(server: ServerName, address: string, error: unknown): ListenError {
-  if (error instanceof Deno.errors.AddrInUse) return { kind: "address_in_use", server, address };
+  const code = (error as { code?: unknown } | null)?.code;
+  if (error instanceof Deno.errors.AddrInUse || code === "EADDRINUSE") {
+    return { kind: "address_in_use", server, address };
+  }
   if (error instanceof Deno.errors.NotCapable) {
     return { kind: "permission_denied", server, address, deniedBy: "deno" };
   }
-  if (error instanceof Deno.errors.PermissionDenied) {
+  if (error instanceof Deno.errors.PermissionDenied || code === "EACCES") {
     return { kind: "permission_denied", server, address, deniedBy: "os" };
   }
-  if (error instanceof Deno.errors.AddrNotAvailable) {
+  if (error instanceof Deno.errors.AddrNotAvailable || code === "EADDRNOTAVAIL") {
     return { kind: "address_not_available", server, address };
   }
   return {

@@ -47,8 +47,13 @@ export type ReloadOutcomeKind = ReloadOutcome["kind"];
 export interface ReloaderOptions {
   /** Loads and validates the configured files (the loader, bound to its paths). */
   readonly load: (now: Date) => Promise<Result<Certificate, CertificateError>>;
-  /** Makes a new certificate live before its success is reported (the TLS front). */
-  readonly activate?: (certificate: Certificate) => void | Promise<void>;
+  /**
+   * Makes a new certificate live before its success is reported (the TLS front). When it
+   * fails, the reload fails and the previous certificate stays active.
+   */
+  readonly activate?: (
+    certificate: Certificate,
+  ) => Result<void, CertificateError> | Promise<Result<void, CertificateError>>;
   /** The clock; defaults to the current time. */
   readonly clock?: () => Date;
 }
@@ -106,7 +111,10 @@ export class Reloader {
     if (isSameCertificate(loaded.value, previous)) {
       return { kind: "unchanged", at, certificate: previous };
     }
-    await this.#options.activate?.(loaded.value);
+    const activated = await this.#options.activate?.(loaded.value);
+    if (activated !== undefined && !activated.ok) {
+      return { kind: "failed", at, error: activated.error, certificate: previous };
+    }
     this.#active = loaded.value;
     return { kind: "reloaded", at, certificate: loaded.value, previous };
   }

@@ -62,6 +62,7 @@ const EXAMPLES: Record<CertificateErrorKind, CertificateError> = {
   },
   key_invalid: { kind: "key_invalid", path: "key.pem", reason: "it is encrypted" },
   key_mismatch: { kind: "key_mismatch", path: "key.pem", certPath: "cert.pem" },
+  tls_rejected: { kind: "tls_rejected", path: "cert.pem", reason: "bad key" },
   io: { kind: "io", role: "certificate", path: "cert.pem", reason: "Input/output error" },
 };
 

@@ -114,12 +114,25 @@ Deno.test("reload activates the new certificate before reporting success", async
     activate: async (certificate) => {
       await new Promise((r) => setTimeout(r, 5));
       events.push(`activated ${certificate.fingerprint256}`);
+      return ok(undefined);
     },
   });
   const outcome = reloader.reload().then((result) => events.push(`reported ${result.kind}`));
   await loader.answer(ok(NEW));
   await outcome;
   assert.deepEqual(events, ["activated BB", "reported reloaded"]);
+});
+
+Deno.test("reload fails and keeps the previous certificate when activation is refused", async () => {
+  const loader = new ScriptedLoader();
+  const refused: CertificateError = { kind: "tls_rejected", path: "cert.pem", reason: "no" };
+  const reloader = new Reloader(OLD, { load: loader.load, activate: () => err(refused) });
+  const outcome = reloader.reload();
+  await loader.answer(ok(NEW));
+  const result = await outcome;
+  assert.deepEqual(result.kind === "failed" && result.error, refused);
+  assert.equal(result.certificate, OLD);
+  assert.equal(reloader.active, OLD);
 });
 
 Deno.test("reload stamps the outcome with the injected clock", async () => {

@@ -1,0 +1,125 @@
+/**
+ * The HTTPS front of the app server: one `node:https` listener whose
+ * certificate and key are swapped as one pair with `setSecureContext()`.
+ *
+ * Why this and not `Deno.serve({ cert, key })`: no public Deno 2.9.6 API
+ * changes the certificate of a running `Deno.serve` listener, and rolling to a
+ * new `Deno.serve` (SO_REUSEPORT) loses requests on every swap (see README,
+ * "HTTPS mode"). This module is the only place that knows how TLS is served,
+ * so it can be replaced when Deno grows the API.
+ *
+ * @module
+ */
+
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import https from "node:https";
+import type { Socket } from "node:net";
+import type { Certificate, CertificateError } from "./certificate.ts";
+import { type ListenAddress, type ListenError, listenError } from "./listen.ts";
+import { hostPort } from "./options.ts";
+import { err, ok, type Result } from "./result.ts";
+
+/** How long shutdown waits for busy connections before closing them. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+/** A request handler in web-standard form, as `Deno.serve` takes it. */
+export type WebHandler = (request: Request) => Response | Promise<Response>;
+
+/** A running HTTPS listener whose certificate can be replaced while it runs. */
+export interface TlsFront {
+  /** The bound address. */
+  readonly addr: Deno.NetAddr;
+  /** Makes every handshake that starts after it returns present this certificate and key. */
+  swap(certificate: Certificate): Result<void, CertificateError>;
+  /** Stops accepting, lets in-flight requests finish, then closes every connection. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts an HTTPS listener serving `handler` with a validated certificate and key. */
+export async function listenTls(
+  address: ListenAddress,
+  certificate: Certificate,
+  handler: WebHandler,
+): Promise<Result<TlsFront, ListenError>> {
+  const where = hostPort(address.hostname, address.port);
+  // node:net reports a missing --allow-net asynchronously as an uncaught error: ask first.
+  const permission = await Deno.permissions.query({ name: "net", host: where });
+  if (permission.state !== "granted") {
+    return err({ kind: "permission_denied", server: "app", address: where, deniedBy: "deno" });
+  }
+  const server = https.createServer(
+    { cert: certificate.certificatePem, key: certificate.keyPem },
+    (request, response) => void _serve(handler, request, response),
+  );
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  const bound = await new Promise<Result<Deno.NetAddr, ListenError>>((resolve) => {
+    server.once("error", (error) => resolve(err(listenError("app", where, error))));
+    server.listen(address.port, address.hostname, () => {
+      const info = server.address();
+      const port = typeof info === "object" && info !== null ? info.port : address.port;
+      resolve(ok({ transport: "tcp", hostname: address.hostname, port }));
+    });
+  });
+  if (!bound.ok) return bound;
+  return ok({
+    addr: bound.value,
+    swap(next) {
+      try {
+        server.setSecureContext({ cert: next.certificatePem, key: next.keyPem });
+        return ok(undefined);
+      } catch (error) {
+        return err({
+          kind: "tls_rejected",
+          path: next.path,
+          reason: error instanceof Error ? error.message : String(error),
+        });
+      }
+    },
+    shutdown() {
+      return new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          for (const socket of sockets) socket.destroy();
+        }, SHUTDOWN_GRACE_MS);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+    },
+  });
+}
+
+/** Runs a web-standard handler for one node request. */
+async function _serve(
+  handler: WebHandler,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  try {
+    const url = `https://${request.headers.host ?? "localhost"}${request.url ?? "/"}`;
+    const answer = await handler(
+      new Request(url, { method: request.method ?? "GET", headers: _headers(request.headers) }),
+    );
+    const body = new Uint8Array(await answer.arrayBuffer());
+    response.writeHead(answer.status, Object.fromEntries(answer.headers));
+    response.end(body);
+  } catch (error) {
+    console.error(`app handler failed: ${error instanceof Error ? error.message : error}`);
+    if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" });
+    response.end("Internal server error\n");
+  }
+}
+
+function _headers(incoming: IncomingHttpHeaders): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+  }
+  return headers;
+}
