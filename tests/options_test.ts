@@ -92,3 +92,10 @@ Deno.test("deno task start grants exactly the permission flags of the default op
   );
   assert.doesNotMatch(command, /--allow-all|\s-A\b|--allow-(write|run|env|sys|ffi)/);
 });
+
+Deno.test("deno task start:tls grants read of exactly cert.pem and key.pem", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const command: string = config.tasks["start:tls"].command;
+  const options = { ...DEFAULT_OPTIONS, key: "key.pem" };
+  assert.equal(command, `deno run ${permissionFlags(options).join(" ")} main.ts --key key.pem`);
+});

@@ -1,0 +1,45 @@
+/**
+ * Real TLS clients for the HTTPS tests: `openssl s_client` to read the served
+ * certificate, `curl --cacert` and Deno's `fetch` with a custom CA to check
+ * hostname verification.
+ *
+ * @module
+ */
+
+import { fingerprintOf } from "./_fixtures.ts";
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/;
+
+/** The SHA-256 fingerprint of the certificate a fresh handshake to the port presents. */
+export async function servedFingerprint(port: number): Promise<string> {
+  const output = await new Deno.Command("openssl", {
+    args: ["s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const pem = PEM_CERTIFICATE.exec(new TextDecoder().decode(output.stdout))?.[0];
+  if (pem === undefined) throw new Error(`openssl s_client got no certificate from port ${port}`);
+  return await fingerprintOf(pem);
+}
+
+/** Runs `curl --cacert` against a URL; returns curl's exit code and body. */
+export async function curlWithCa(
+  url: string,
+  caPath: string,
+): Promise<{ code: number; body: string }> {
+  const output = await new Deno.Command("curl", {
+    args: ["--silent", "--show-error", "--max-time", "10", "--cacert", caPath, url],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: output.code, body: new TextDecoder().decode(output.stdout) };
+}
+
+/** GETs a URL over a new connection that trusts only the given CA certificates. */
+export async function fetchWithCa(url: string, caCerts: string[]): Promise<string> {
+  using client = Deno.createHttpClient({ caCerts });
+  const response = await fetch(url, { client });
+  if (response.status !== 200) throw new Error(`GET ${url}: ${response.status}`);
+  return await response.text();
+}
