@@ -11,7 +11,7 @@
  * @module
  */
 
-import { appHandler, HELLO_PATH } from "./lib/app_server.ts";
+import { answerApp, appHandler, HELLO_PATH } from "./lib/app_server.ts";
 import { loadCertificate } from "./lib/certificate.ts";
 import { controlHandler, RELOAD_PATH } from "./lib/control_server.ts";
 import { EXIT_CODE, formatListenError, formatLoaded, formatStartupFailure } from "./lib/format.ts";
@@ -47,7 +47,7 @@ export async function main(args: readonly string[]): Promise<number> {
   const appAddress = { hostname: options.hostname, port: options.port };
   const app = options.key === undefined
     ? listen("app", appAddress, appHandler)
-    : await listenTls(appAddress, loaded.value, appHandler);
+    : await listenTls(appAddress, loaded.value, answerApp);
   if (!app.ok) {
     console.error(formatListenError(app.error));
     return EXIT_CODE.startupFailed;

@@ -11,9 +11,9 @@
  * @module
  */
 
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import type { Socket } from "node:net";
+import type { AppAnswer } from "./app_server.ts";
 import type { Certificate, CertificateError } from "./certificate.ts";
 import { type ListenAddress, type ListenError, listenError } from "./listen.ts";
 import { hostPort } from "./options.ts";
@@ -22,8 +22,8 @@ import { err, ok, type Result } from "./result.ts";
 /** How long shutdown waits for busy connections before closing them. */
 export const SHUTDOWN_GRACE_MS = 10_000;
 
-/** A request handler in web-standard form, as `Deno.serve` takes it. */
-export type WebHandler = (request: Request) => Response | Promise<Response>;
+/** What the front serves: a synchronous answer for a method and path. */
+export type Router = (method: string, path: string) => AppAnswer;
 
 /** A running HTTPS listener whose certificate can be replaced while it runs. */
 export interface TlsFront {
@@ -35,11 +35,11 @@ export interface TlsFront {
   shutdown(): Promise<void>;
 }
 
-/** Starts an HTTPS listener serving `handler` with a validated certificate and key. */
+/** Starts an HTTPS listener serving `router` with a validated certificate and key. */
 export async function listenTls(
   address: ListenAddress,
   certificate: Certificate,
-  handler: WebHandler,
+  router: Router,
 ): Promise<Result<TlsFront, ListenError>> {
   const where = hostPort(address.hostname, address.port);
   // node:net reports a missing --allow-net asynchronously as an uncaught error: ask first.
@@ -49,7 +49,11 @@ export async function listenTls(
   }
   const server = https.createServer(
     { cert: certificate.certificatePem, key: certificate.keyPem },
-    (request, response) => void _serve(handler, request, response),
+    (request, response) => {
+      const answer = router(request.method ?? "GET", request.url ?? "/");
+      response.writeHead(answer.status, answer.headers);
+      response.end(answer.body);
+    },
   );
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
@@ -92,34 +96,4 @@ export async function listenTls(
       });
     },
   });
-}
-
-/** Runs a web-standard handler for one node request. */
-async function _serve(
-  handler: WebHandler,
-  request: IncomingMessage,
-  response: ServerResponse,
-): Promise<void> {
-  try {
-    const url = `https://${request.headers.host ?? "localhost"}${request.url ?? "/"}`;
-    const answer = await handler(
-      new Request(url, { method: request.method ?? "GET", headers: _headers(request.headers) }),
-    );
-    const body = new Uint8Array(await answer.arrayBuffer());
-    response.writeHead(answer.status, Object.fromEntries(answer.headers));
-    response.end(body);
-  } catch (error) {
-    console.error(`app handler failed: ${error instanceof Error ? error.message : error}`);
-    if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" });
-    response.end("Internal server error\n");
-  }
-}
-
-function _headers(incoming: IncomingHttpHeaders): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined) continue;
-    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
-  }
-  return headers;
 }
