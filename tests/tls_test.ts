@@ -169,3 +169,17 @@ Deno.test("keep-alive and new-connection clients see no failed request while the
   assert.deepEqual(failures, []);
   assert.ok(reloads >= 5, `the load must overlap several swaps, saw ${reloads}`);
 });
+
+Deno.test("SIGTERM in HTTPS mode closes idle keep-alive connections and exits 0", async () => {
+  await using dir = await TempDir.create();
+  const pair = await mintCertificate();
+  await using server = await startTls(dir, pair);
+  using client = Deno.createHttpClient({ caCerts: [pair.certificatePem] });
+  const response = await fetch(httpsHello(server), { client });
+  assert.equal(await response.text(), "Hello, world!");
+  // The client keeps its connection open in its pool: shutdown must not wait for it.
+  server.signal("SIGTERM");
+  const status = await server.exited();
+  assert.equal(status.code, 0, server.stderr);
+  await server.waitForLine(/\[SIGTERM\] stopped$/);
+});
