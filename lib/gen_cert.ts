@@ -12,10 +12,10 @@
 
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
+import { encodePem } from "./pem.ts";
 
 const MS_PER_DAY = 24 * 60 * 60 * 1000;
 const SERIAL_BYTES = 16;
-const PEM_LINE_WIDTH = 64;
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
 
 /** Validity of the demo certificate written by `deno task gen-cert`. */
@@ -85,7 +85,7 @@ export async function mintCertificate(options: MintOptions = {}): Promise<Minted
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey));
   return {
     certificatePem: certificate.toString("pem") + "\n",
-    keyPem: _pem("PRIVATE KEY", pkcs8),
+    keyPem: encodePem("PRIVATE KEY", btoa(String.fromCharCode(...pkcs8))),
     subject: name,
     notAfter: certificate.notAfter,
     keys,
@@ -100,12 +100,6 @@ function _randomSerial(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(SERIAL_BYTES));
   bytes[0] = (bytes[0] ?? 0) & 0x7f; // positive INTEGER
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
-function _pem(label: string, der: Uint8Array): string {
-  const base64 = btoa(String.fromCharCode(...der));
-  const lines = base64.match(new RegExp(`.{1,${PEM_LINE_WIDTH}}`, "g")) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }
 
 if (import.meta.main) {

@@ -46,7 +46,8 @@ export function parsePemBlocks(text: string): Result<PemBlock[], PemProblem> {
     if (decoded === undefined) {
       return err({ kind: "bad_base64", label, index: blocks.length });
     }
-    blocks.push({ label, ...decoded, pem: _encodePem(label, decoded.base64) });
+    const { der, hasHeaders, base64 } = decoded;
+    blocks.push({ label, der, hasHeaders, pem: encodePem(label, base64) });
   }
   return blocks.length === 0 ? err({ kind: "no_blocks" }) : ok(blocks);
 }
@@ -67,7 +68,8 @@ function _decodeBody(
   }
 }
 
-function _encodePem(label: string, base64: string): string {
+/** Writes base64 data as a PEM block with 64-column lines. */
+export function encodePem(label: string, base64: string): string {
   const lines = [];
   for (let i = 0; i < base64.length; i += PEM_LINE_WIDTH) {
     lines.push(base64.slice(i, i + PEM_LINE_WIDTH));

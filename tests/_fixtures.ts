@@ -5,6 +5,7 @@
  * @module
  */
 
+import { X509Certificate } from "node:crypto";
 import { mintCertificate, type MintedCertificate, type MintOptions } from "../lib/gen_cert.ts";
 
 export { mintCertificate };
@@ -74,7 +75,6 @@ export async function mintChain(): Promise<{
 }
 
 /** The SHA-256 fingerprint of a PEM certificate, as the server reports it. */
-export async function fingerprintOf(certificatePem: string): Promise<string> {
-  const { X509Certificate } = await import("node:crypto");
+export function fingerprintOf(certificatePem: string): string {
   return new X509Certificate(certificatePem).fingerprint256;
 }

@@ -20,7 +20,7 @@ export async function servedFingerprint(port: number): Promise<string> {
   }).output();
   const pem = PEM_CERTIFICATE.exec(new TextDecoder().decode(output.stdout))?.[0];
   if (pem === undefined) throw new Error(`openssl s_client got no certificate from port ${port}`);
-  return await fingerprintOf(pem);
+  return fingerprintOf(pem);
 }
 
 /** Runs `curl --cacert` against a URL; returns curl's exit code and body. */

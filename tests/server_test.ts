@@ -52,9 +52,9 @@ Deno.test("POST /reload_certs after the file is replaced reports the new certifi
   const reloaded = await postReload(server);
   assert.equal(reloaded.status, 200);
   assert.match(reloaded.body, /^reloaded: now serving .*CN=second\.test/);
-  assert.ok(reloaded.body.includes(`SHA-256 ${await fingerprintOf(second.certificatePem)};`));
+  assert.ok(reloaded.body.includes(`SHA-256 ${fingerprintOf(second.certificatePem)};`));
   assert.ok(
-    reloaded.body.endsWith(`replaced SHA-256 ${await fingerprintOf(first.certificatePem)}\n`),
+    reloaded.body.endsWith(`replaced SHA-256 ${fingerprintOf(first.certificatePem)}\n`),
   );
 
   const again = await postReload(server);
@@ -73,7 +73,7 @@ Deno.test("SIGHUP reloads a new certificate and logs the line a POST answers", a
   server.signal("SIGHUP");
   const logged = await server.nextLogLine("SIGHUP", from);
   assert.match(logged.text, /^reloaded: now serving .*CN=rotated\.test/);
-  assert.ok(logged.text.includes(await fingerprintOf(next.certificatePem)));
+  assert.ok(logged.text.includes(fingerprintOf(next.certificatePem)));
   const post = await postReload(server);
   assert.match(post.body, /^unchanged: .*CN=rotated\.test/);
 });
@@ -81,7 +81,7 @@ Deno.test("SIGHUP reloads a new certificate and logs the line a POST answers", a
 Deno.test("every bad file fails with the same text via POST and SIGHUP, and the old certificate stays", async () => {
   await using dir = await TempDir.create();
   const good = await mintCertificate({ commonName: "good.test" });
-  const goodFingerprint = await fingerprintOf(good.certificatePem);
+  const goodFingerprint = fingerprintOf(good.certificatePem);
   const cert = await dir.write("cert.pem", good.certificatePem);
   await using server = await ServerProcess.start({ options: { cert } });
 
@@ -163,7 +163,7 @@ Deno.test("a key that does not match, or is not a key, fails the reload and keep
   await dir.write("key.pem", other.keyPem);
   const both = await postReload(server);
   assert.equal(both.status, 200);
-  assert.ok(both.body.includes(await fingerprintOf(other.certificatePem)));
+  assert.ok(both.body.includes(fingerprintOf(other.certificatePem)));
 });
 
 Deno.test("deno task start's permissions cannot read a file outside them: permission_denied names the flag", async () => {

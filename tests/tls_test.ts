@@ -36,7 +36,7 @@ Deno.test("HTTPS mode serves the certificate, and fetch, curl and openssl verify
   await server.waitForLine(/app listening on https:\/\/127\.0\.0\.1:\d+\/hello$/);
   assert.equal(
     await servedFingerprint(server.options.port),
-    await fingerprintOf(pair.certificatePem),
+    fingerprintOf(pair.certificatePem),
   );
   assert.equal(await fetchWithCa(httpsHello(server), [pair.certificatePem]), "Hello, world!");
   const ca = await dir.write("ca.pem", pair.certificatePem);
@@ -52,7 +52,7 @@ Deno.test("HTTPS mode serves the certificate, and fetch, curl and openssl verify
 Deno.test("after a good reload every new handshake presents the new certificate", async () => {
   await using dir = await TempDir.create();
   const pairs = [await mintCertificate(), await mintCertificate()] as const;
-  const fingerprints = await Promise.all(pairs.map((p) => fingerprintOf(p.certificatePem)));
+  const fingerprints = pairs.map((p) => fingerprintOf(p.certificatePem));
   await using server = await startTls(dir, pairs[0]);
   for (let round = 1; round <= 6; round++) {
     const next = round % 2;
@@ -84,7 +84,7 @@ Deno.test("after a good reload every new handshake presents the new certificate"
 Deno.test("a failed reload changes nothing that TLS clients see", async () => {
   await using dir = await TempDir.create();
   const good = await mintCertificate();
-  const goodFingerprint = await fingerprintOf(good.certificatePem);
+  const goodFingerprint = fingerprintOf(good.certificatePem);
   await using server = await startTls(dir, good);
   const other = await mintCertificate();
   const expired = await mintCertificate({
