@@ -97,6 +97,11 @@ Deno.test("every bad file fails with the same text via POST and SIGHUP, and the 
   const badStates: [string, () => Promise<unknown>, RegExp][] = [
     ["missing", () => Promise.resolve(), /file not found/],
     ["directory", () => Deno.mkdir(cert), /it is a directory, not a regular file/],
+    [
+      "FIFO",
+      () => new Deno.Command("mkfifo", { args: [cert] }).output(),
+      /it is a named pipe \(FIFO\), not a regular file/,
+    ],
     ["empty", () => dir.write("cert.pem", ""), /the file is empty/],
     ["not PEM", () => dir.write("cert.pem", "hello\n"), /no PEM block found/],
     [
