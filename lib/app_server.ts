@@ -40,7 +40,6 @@ export function answerApp(method: string, path: string): AppAnswer {
 
 /** The app as a web-standard handler, for `Deno.serve`. */
 export function appHandler(request: Request): Response {
-  const url = new URL(request.url);
-  const answer = answerApp(request.method, url.pathname + url.search);
+  const answer = answerApp(request.method, new URL(request.url).pathname);
   return new Response(answer.body, { status: answer.status, headers: answer.headers });
 }

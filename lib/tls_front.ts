@@ -12,7 +12,6 @@
  */
 
 import https from "node:https";
-import type { Socket } from "node:net";
 import type { AppAnswer } from "./app_server.ts";
 import type { Certificate, CertificateError } from "./certificate.ts";
 import { type ListenAddress, type ListenError, listenError } from "./listen.ts";
@@ -55,11 +54,6 @@ export async function listenTls(
       response.end(answer.body);
     },
   );
-  const sockets = new Set<Socket>();
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
   const bound = await new Promise<Result<Deno.NetAddr, ListenError>>((resolve) => {
     server.once("error", (error) => resolve(err(listenError("app", where, error))));
     server.listen(address.port, address.hostname, () => {
@@ -85,9 +79,7 @@ export async function listenTls(
     },
     shutdown() {
       return new Promise<void>((resolve) => {
-        const force = setTimeout(() => {
-          for (const socket of sockets) socket.destroy();
-        }, SHUTDOWN_GRACE_MS);
+        const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         server.close(() => {
           clearTimeout(force);
           resolve();
