@@ -7,16 +7,22 @@
  */
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { dirname, isAbsolute, join } from "node:path";
 import { parsePemBlocks, type PemBlock } from "./pem.ts";
 import { err, ok, type Result } from "./result.ts";
 
 /** Largest certificate or key file the loader will read, in bytes. */
 export const MAX_FILE_BYTES = 1024 * 1024;
 
+/** How often a file that changes while it is read is read again before the loader gives up. */
+const MAX_READ_ATTEMPTS = 3;
+
 const DER_SEQUENCE_TAG = 0x30;
 const CERTIFICATE_LABEL = "CERTIFICATE";
 const PRIVATE_KEY_LABEL = /(^|[A-Z ]+ )PRIVATE KEY$/;
 const ENCRYPTED_KEY_LABEL = "ENCRYPTED PRIVATE KEY";
+/** The path in Deno's `NotCapable` message: `Requires read access to "<path>", …`. */
+const DENO_REFUSED_PATH = /access to "([^"]+)"/;
 
 /** Which of the two files an error is about. */
 export type FileRole = "certificate" | "key";
@@ -61,13 +67,23 @@ export interface Certificate {
 
 /** Every way loading a certificate can fail: a closed set, keyed by `kind`. */
 export type CertificateError =
-  | { readonly kind: "not_found"; readonly role: FileRole; readonly path: string }
+  | {
+    readonly kind: "not_found";
+    readonly role: FileRole;
+    readonly path: string;
+    /** Where the path points when it is a dangling symbolic link. */
+    readonly linkTarget?: string;
+  }
   | {
     readonly kind: "permission_denied";
     readonly role: FileRole;
     readonly path: string;
     /** `deno`: the process lacks `--allow-read` for it; `os`: file mode or owner. */
     readonly deniedBy: "deno" | "os";
+    /** The path Deno refused, when it is not `path` itself (e.g. a link's resolved target). */
+    readonly refusedPath?: string;
+    /** Where the path points when it is a symbolic link. */
+    readonly linkTarget?: string;
   }
   | {
     readonly kind: "not_a_file";
@@ -317,32 +333,62 @@ function _matchingKey(
   return ok(keyBlock.pem);
 }
 
-/** Reads a regular file of at most `limit` bytes without blocking on special files. */
+/**
+ * Reads a regular file of at most `limit` bytes without blocking on special files.
+ *
+ * Symbolic links (certbot's `live/`, Kubernetes' `..data`) are followed with a
+ * grant on the configured name only: every check goes through `Deno.stat(path)`,
+ * never `FsFile.stat()`, which Deno checks against the resolved target. What
+ * was read is known to be what was checked when the path names the same file
+ * (device, inode, size, modification time) before and after the read; if it
+ * changed meanwhile (a rotation in progress), the read is tried again.
+ */
 async function readBoundedFile(
   path: string,
   role: FileRole,
   limit: number,
 ): Promise<Result<Uint8Array, CertificateError>> {
   try {
-    const info = await Deno.stat(path);
-    const refused = _refuseNonRegular(info, path, role, limit);
-    if (refused) return refused;
-    using file = await Deno.open(path, { read: true });
-    // The path may have been replaced between stat and open: check what was opened.
-    const opened = _refuseNonRegular(await file.stat(), path, role, limit);
-    if (opened) return opened;
-    const buffer = new Uint8Array(limit + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const read = await file.read(buffer.subarray(length));
-      if (read === null) break;
-      length += read;
+    for (let attempt = 1; attempt <= MAX_READ_ATTEMPTS; attempt++) {
+      const before = await Deno.stat(path);
+      const refused = _refuseNonRegular(before, path, role, limit);
+      if (refused) return refused;
+      const bytes = await _readAtMost(path, limit);
+      const after = await Deno.stat(path);
+      if (!_sameFileState(before, after)) continue;
+      if (bytes.length > limit) {
+        return err({ kind: "too_large", role, path, size: bytes.length, limit });
+      }
+      return ok(bytes);
     }
-    if (length > limit) return err({ kind: "too_large", role, path, size: length, limit });
-    return ok(buffer.slice(0, length));
+    return err({
+      kind: "io",
+      role,
+      path,
+      reason: `it changed while being read, ${MAX_READ_ATTEMPTS} times in a row ` +
+        "(is something rewriting it in place?)",
+    });
   } catch (error) {
-    return err(fileError(error, path, role));
+    return err(await describeFileError(error, path, role));
   }
+}
+
+/** Reads up to `limit + 1` bytes, so that a file grown past the limit is noticed. */
+async function _readAtMost(path: string, limit: number): Promise<Uint8Array> {
+  using file = await Deno.open(path, { read: true });
+  const buffer = new Uint8Array(limit + 1);
+  let length = 0;
+  while (length < buffer.length) {
+    const read = await file.read(buffer.subarray(length));
+    if (read === null) break;
+    length += read;
+  }
+  return buffer.slice(0, length);
+}
+
+function _sameFileState(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size &&
+    a.mtime?.getTime() === b.mtime?.getTime();
 }
 
 function _refuseNonRegular(
@@ -365,19 +411,50 @@ function _fileType(info: Deno.FileInfo): string {
   return "special file";
 }
 
-/** Maps an exception raised while reading a file to its {@linkcode CertificateError}. */
-export function fileError(error: unknown, path: string, role: FileRole): CertificateError {
-  if (error instanceof Deno.errors.NotFound) return { kind: "not_found", role, path };
+/**
+ * Maps an exception raised while reading a file to its {@linkcode CertificateError};
+ * `linkTarget` is where the path points when it is a symbolic link.
+ */
+export function fileError(
+  error: unknown,
+  path: string,
+  role: FileRole,
+  linkTarget?: string,
+): CertificateError {
+  const link = linkTarget === undefined ? {} : { linkTarget };
+  if (error instanceof Deno.errors.NotFound) return { kind: "not_found", role, path, ...link };
   if (error instanceof Deno.errors.NotCapable) {
-    return { kind: "permission_denied", role, path, deniedBy: "deno" };
+    const refused = DENO_REFUSED_PATH.exec(error.message)?.[1];
+    const refusedPath = refused === undefined || refused === path ? {} : { refusedPath: refused };
+    return { kind: "permission_denied", role, path, deniedBy: "deno", ...refusedPath, ...link };
   }
   if (error instanceof Deno.errors.PermissionDenied) {
-    return { kind: "permission_denied", role, path, deniedBy: "os" };
+    return { kind: "permission_denied", role, path, deniedBy: "os", ...link };
   }
   if (error instanceof Deno.errors.IsADirectory) {
     return { kind: "not_a_file", role, path, fileType: "directory" };
   }
   return { kind: "io", role, path, reason: _reason(error) };
+}
+
+/** Like {@linkcode fileError}, and names the link's target when the path is a symbolic link. */
+async function describeFileError(
+  error: unknown,
+  path: string,
+  role: FileRole,
+): Promise<CertificateError> {
+  return fileError(error, path, role, await _linkTarget(path));
+}
+
+/** Where a symbolic link points, joined to the link's folder; undefined for anything else. */
+async function _linkTarget(path: string): Promise<string | undefined> {
+  try {
+    if (!(await Deno.lstat(path)).isSymlink) return undefined;
+    const target = await Deno.readLink(path);
+    return isAbsolute(target) ? target : join(dirname(path), target);
+  } catch {
+    return undefined;
+  }
 }
 
 function _distinguishedName(name: string): string {

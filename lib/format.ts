@@ -90,14 +90,12 @@ export function describeCertificate(certificate: Certificate, now: Date): string
 export function describeError(error: CertificateError): string {
   switch (error.kind) {
     case "not_found":
-      return `Cannot read ${_file(error.role, error.path)}: file not found`;
+      return `Cannot read ${_file(error.role, error.path)}: file not found` +
+        (error.linkTarget === undefined
+          ? ""
+          : ` (it is a symbolic link to "${error.linkTarget}", which does not exist)`);
     case "permission_denied":
-      return error.deniedBy === "deno"
-        ? `Cannot read ${_file(error.role, error.path)}: Deno denied read access; ` +
-          `grant it with --allow-read=${error.path} (deno task start allows only the files ` +
-          "named in its --allow-read flag in deno.json)"
-        : `Cannot read ${_file(error.role, error.path)}: permission denied by the operating ` +
-          "system; check the file's owner and mode";
+      return `Cannot read ${_file(error.role, error.path)}: ${_permissionCause(error)}`;
     case "not_a_file":
       return `Cannot read ${_file(error.role, error.path)}: it is a ${error.fileType}, ` +
         "not a regular file";
@@ -151,6 +149,23 @@ export function describeError(error: CertificateError): string {
 /** Prefixes a line with its time and what it is about, for the log. */
 export function formatLogLine(at: Date, tag: string, text: string): string {
   return `${_time(at)} [${tag}] ${text}`;
+}
+
+function _permissionCause(
+  error: Extract<CertificateError, { kind: "permission_denied" }>,
+): string {
+  if (error.deniedBy === "deno" && error.refusedPath !== undefined) {
+    return `Deno denied read access to "${error.refusedPath}", where it leads; grant it with ` +
+      `--allow-read=${error.refusedPath}`;
+  }
+  if (error.deniedBy === "deno") {
+    return `Deno denied read access; grant it with --allow-read=${error.path} (deno task start ` +
+      "allows only the files named in its --allow-read flag in deno.json)";
+  }
+  const checked = error.linkTarget === undefined
+    ? "the file's owner and mode"
+    : `the owner and mode of "${error.linkTarget}", where the symbolic link leads, and of its folders`;
+  return `permission denied by the operating system; check ${checked}`;
 }
 
 function _certificateSummary(certificate: Certificate, now: Date): string {

@@ -275,6 +275,16 @@ Deno.test("loader maps any other file system error to io, keeping its message", 
     path: "c.pem",
     deniedBy: "deno",
   });
+  const fstatRefusal = new Deno.errors.NotCapable(
+    'Requires read access to "/srv/archive/c1.pem", run again with the --allow-read flag',
+  );
+  assert.deepEqual(fileError(fstatRefusal, "c.pem", "certificate"), {
+    kind: "permission_denied",
+    role: "certificate",
+    path: "c.pem",
+    deniedBy: "deno",
+    refusedPath: "/srv/archive/c1.pem",
+  });
   assert.deepEqual(fileError(new Deno.errors.PermissionDenied("no"), "c.pem", "certificate"), {
     kind: "permission_denied",
     role: "certificate",

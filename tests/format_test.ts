@@ -161,3 +161,40 @@ Deno.test("a listen failure names the address and the server", () => {
     /--allow-net=127\.0\.0\.1:80/,
   );
 });
+
+Deno.test("errors about symbolic links name the link's target and never ask for a grant already given", () => {
+  assert.equal(
+    describeError({
+      kind: "not_found",
+      role: "certificate",
+      path: "live/site/fullchain.pem",
+      linkTarget: "archive/site/fullchain2.pem",
+    }),
+    'Cannot read certificate "live/site/fullchain.pem": file not found (it is a symbolic link ' +
+      'to "archive/site/fullchain2.pem", which does not exist)',
+  );
+  const refused = describeError({
+    kind: "permission_denied",
+    role: "certificate",
+    path: "tls.crt",
+    deniedBy: "deno",
+    refusedPath: "/etc/tls/..2026_11_29/tls.crt",
+  });
+  assert.equal(
+    refused,
+    'Cannot read certificate "tls.crt": Deno denied read access to ' +
+      '"/etc/tls/..2026_11_29/tls.crt", where it leads; grant it with ' +
+      "--allow-read=/etc/tls/..2026_11_29/tls.crt",
+  );
+  assert.ok(!refused.includes("--allow-read=tls.crt"));
+  assert.match(
+    describeError({
+      kind: "permission_denied",
+      role: "key",
+      path: "tls.key",
+      deniedBy: "os",
+      linkTarget: "..data/tls.key",
+    }),
+    /check the owner and mode of "\.\.data\/tls\.key", where the symbolic link leads/,
+  );
+});
