@@ -11,16 +11,13 @@
  * @module
  */
 
-import { answerApp, appHandler, HELLO_PATH } from "./lib/app_server.ts";
-import { loadCertificate } from "./lib/certificate.ts";
-import { controlHandler, RELOAD_PATH } from "./lib/control_server.ts";
-import { EXIT_CODE, formatListenError, formatLoaded, formatStartupFailure } from "./lib/format.ts";
-import { listen, serverUrl } from "./lib/listen.ts";
-import { log, logOutcome } from "./lib/log.ts";
+import { appHandler, HELLO_PATH } from "./lib/app_server.ts";
+import { RELOAD_PATH } from "./lib/control_server.ts";
+import { EXIT_CODE, START_ERROR_EXIT_CODE } from "./lib/format.ts";
+import { serverUrl } from "./lib/listen.ts";
+import { log, logOutcome, logStop } from "./lib/log.ts";
 import { parseOptions, USAGE } from "./lib/options.ts";
-import { Reloader } from "./lib/reloader.ts";
-import { listenTls } from "./lib/tls_front.ts";
-import { installSignalHandlers } from "./lib/signals.ts";
+import { formatStartError, serveWithReload } from "./mod.ts";
 
 /** Runs the server until SIGINT or SIGTERM; returns the process exit code. */
 export async function main(args: readonly string[]): Promise<number> {
@@ -34,64 +31,27 @@ export async function main(args: readonly string[]): Promise<number> {
     return EXIT_CODE.stopped;
   }
   const options = command.value.options;
-  const paths = { cert: options.cert, key: options.key };
-
-  const loaded = await loadCertificate(paths);
-  if (!loaded.ok) {
-    console.error(formatStartupFailure(loaded.error));
-    return EXIT_CODE.startupFailed;
-  }
   log("startup", `pid ${Deno.pid}`);
-  log("startup", formatLoaded(loaded.value, new Date()));
-
-  const appAddress = { hostname: options.hostname, port: options.port };
-  const app = options.key === undefined
-    ? listen("app", appAddress, appHandler)
-    : await listenTls(appAddress, loaded.value, answerApp);
-  if (!app.ok) {
-    console.error(formatListenError(app.error));
-    return EXIT_CODE.startupFailed;
-  }
-  const tls = "swap" in app.value ? app.value : undefined;
-  const reloader = new Reloader(loaded.value, {
-    load: (now) => loadCertificate(paths, { now }),
-    activate: tls && ((certificate) => tls.swap(certificate)),
+  const started = await serveWithReload({
+    cert: options.cert,
+    key: options.key,
+    hostname: options.hostname,
+    port: options.port,
+    handler: appHandler,
+    control: { hostname: options.controlHostname, port: options.controlPort },
+    onReload: logOutcome,
+    onStop: logStop,
   });
-  const reload = () => reloader.reload();
-  const control = listen(
-    "control",
-    { hostname: options.controlHostname, port: options.controlPort },
-    controlHandler({ reload, report: (outcome) => logOutcome("POST /reload_certs", outcome) }),
-  );
-  if (!control.ok) {
-    console.error(formatListenError(control.error));
-    await app.value.shutdown();
-    return EXIT_CODE.startupFailed;
+  if (!started.ok) {
+    console.error(formatStartError(started.error));
+    return START_ERROR_EXIT_CODE[started.error.kind];
   }
-
-  const servers = [app.value, control.value];
-  let removeSignalHandlers = () => {};
-  const stopped = new Promise<void>((resolve) => {
-    removeSignalHandlers = installSignalHandlers({
-      reload,
-      shutdown: async (signal) => {
-        await Promise.all(servers.map((server) => server.shutdown()));
-        log(signal, "stopped");
-        resolve();
-      },
-    });
-  });
-  const scheme = tls ? "https" : "http";
-  log("startup", `app listening on ${serverUrl(app.value.addr, HELLO_PATH, scheme)}`);
-  log("startup", `control listening on ${serverUrl(control.value.addr, RELOAD_PATH)} (POST)`);
-  log(
-    "startup",
-    `ready: reload with curl -X POST ${
-      serverUrl(control.value.addr, RELOAD_PATH)
-    } or kill -HUP ${Deno.pid}`,
-  );
-  await stopped;
-  removeSignalHandlers();
+  const server = started.value;
+  const control = serverUrl(server.controlAddr as Deno.NetAddr, RELOAD_PATH);
+  log("startup", `app listening on ${serverUrl(server.addr, HELLO_PATH, server.scheme)}`);
+  log("startup", `control listening on ${control} (POST)`);
+  log("startup", `ready: reload with curl -X POST ${control} or kill -HUP ${Deno.pid}`);
+  await server.finished;
   return EXIT_CODE.stopped;
 }
 

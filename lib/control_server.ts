@@ -14,12 +14,10 @@ export const RELOAD_PATH = "/reload_certs";
 
 const TEXT_PLAIN = { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" };
 
-/** What the control server needs: a way to reload, and where to report each outcome. */
+/** What the control server needs: a way to reload (which also reports the outcome, e.g. to the log). */
 export interface ControlServerOptions {
-  /** Runs one (serialized) reload. */
+  /** Runs one (serialized) reload triggered by `POST /reload_certs`. */
   readonly reload: () => Promise<ReloadOutcome>;
-  /** Called with every outcome, e.g. to log it. */
-  readonly report: (outcome: ReloadOutcome) => void;
 }
 
 /** Builds the control server's request handler. */
@@ -41,7 +39,6 @@ export function controlHandler(
       );
     }
     const outcome = await options.reload();
-    options.report(outcome);
     return _text(OUTCOME_HTTP_STATUS[outcome.kind], formatOutcome(outcome), {
       "x-reload-outcome": outcome.kind,
     });

@@ -10,12 +10,14 @@
 import type { Certificate, CertificateError, FileRole } from "./certificate.ts";
 import type { ListenError } from "./listen.ts";
 import type { ReloadOutcome, ReloadOutcomeKind } from "./reloader.ts";
+import type { StartError, StartErrorKind } from "./start_error.ts";
 
 const MS_PER_DAY = 24 * 60 * 60 * 1000;
 const BYTES_PER_KIB = 1024;
 
 /** HTTP status of the control server's answer for each reload outcome. */
 export const OUTCOME_HTTP_STATUS: Readonly<Record<ReloadOutcomeKind, number>> = {
+  loaded: 200,
   reloaded: 200,
   unchanged: 200,
   failed: 500,
@@ -33,9 +35,18 @@ export const EXIT_CODE = {
   forcedStop: 3,
 } as const;
 
+/** Exit code of the process for each way {@linkcode serveWithReload} can fail to start. */
+export const START_ERROR_EXIT_CODE: Readonly<Record<StartErrorKind, number>> = {
+  invalid_option: EXIT_CODE.usage,
+  certificate: EXIT_CODE.startupFailed,
+  listen: EXIT_CODE.startupFailed,
+};
+
 /** Renders a reload outcome as the one line every surface (HTTP body, log) carries. */
 export function formatOutcome(outcome: ReloadOutcome): string {
   switch (outcome.kind) {
+    case "loaded":
+      return formatLoaded(outcome.certificate, outcome.at);
     case "reloaded":
       return `reloaded: now serving ${describeCertificate(outcome.certificate, outcome.at)}` +
         `; replaced SHA-256 ${outcome.previous.fingerprint256}`;
@@ -47,6 +58,35 @@ export function formatOutcome(outcome: ReloadOutcome): string {
         `certificate ${describeCertificate(outcome.certificate, outcome.at)}`;
     default:
       return _unreachable(outcome);
+  }
+}
+
+/** Renders why the server did not start, as one line. */
+export function formatStartError(error: StartError): string {
+  switch (error.kind) {
+    case "invalid_option":
+      return `Invalid option ${error.error.option}: ${error.error.problem}; ` +
+        "the server was not started";
+    case "certificate":
+      return formatStartupFailure(error.error);
+    case "listen":
+      return formatListenError(error.error);
+    default:
+      return _unreachable(error);
+  }
+}
+
+/** Renders a step of a graceful stop: the signal arrived, the servers stopped, or a second signal forced the exit. */
+export function formatStop(phase: "stopping" | "stopped" | "forced"): string {
+  switch (phase) {
+    case "stopping":
+      return "shutting down: finishing in-flight requests";
+    case "stopped":
+      return "stopped";
+    case "forced":
+      return "second stop signal received: exiting now without waiting";
+    default:
+      return _unreachable(phase);
   }
 }
 

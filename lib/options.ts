@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { err, ok, type Result } from "./result.ts";
+import { DEFAULT_ADDRESSES, isLoopback, MAX_PORT } from "./serve_options.ts";
 
 /** Everything the server is configured with. */
 export interface Options {
@@ -28,19 +29,13 @@ export interface Options {
 export const DEFAULT_OPTIONS: Options = {
   cert: "cert.pem",
   key: undefined,
-  hostname: "127.0.0.1",
-  port: 8080,
-  controlHostname: "127.0.0.1",
-  controlPort: 3000,
+  ...DEFAULT_ADDRESSES,
 };
 
 /** What parsing the command line asks for: run with options, or print help. */
 export type Command = { readonly kind: "run"; readonly options: Options } | {
   readonly kind: "help";
 };
-
-const MAX_PORT = 65535;
-const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
 
 /** The `--help` text. */
 export const USAGE = `signal-server: serves GET /hello and reloads its TLS certificate on demand,
@@ -90,7 +85,7 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
   const controlPort = _port("--control-port", values["control-port"], DEFAULT_OPTIONS.controlPort);
   if (!controlPort.ok) return controlPort;
   const controlHostname = values["control-hostname"] ?? DEFAULT_OPTIONS.controlHostname;
-  if (!LOOPBACK.test(controlHostname)) {
+  if (!isLoopback(controlHostname)) {
     return err(
       `--control-hostname must be a loopback address (127.0.0.1, ::1 or localhost), ` +
         `got "${controlHostname}": the control server can reload certificates and has no authentication`,

@@ -9,11 +9,26 @@
 import { type Certificate, type CertificateError, isSameCertificate } from "./certificate.ts";
 import type { Result } from "./result.ts";
 
-/** The result of one reload, as every surface reports it. */
+/** What asked for a load: startup, `POST /reload_certs`, SIGHUP, a `reload()` call, or a file change. */
+export type ReloadTrigger = "startup" | "http" | "sighup" | "api" | "watch";
+
+/** The result of one load or reload, as every surface reports it; `trigger` says who asked. */
 export type ReloadOutcome =
+  | {
+    /** The certificate was loaded at startup and is now active. */
+    readonly kind: "loaded";
+    /** Always `startup`. */
+    readonly trigger: "startup";
+    /** When the files were read. */
+    readonly at: Date;
+    /** The certificate now active. */
+    readonly certificate: Certificate;
+  }
   | {
     /** A different certificate was loaded and is now active. */
     readonly kind: "reloaded";
+    /** What asked for the reload. */
+    readonly trigger: ReloadTrigger;
     /** When the files were read. */
     readonly at: Date;
     /** The certificate now active. */
@@ -24,6 +39,8 @@ export type ReloadOutcome =
   | {
     /** The files hold the certificate already active; nothing changed. */
     readonly kind: "unchanged";
+    /** What asked for the reload. */
+    readonly trigger: ReloadTrigger;
     /** When the files were read. */
     readonly at: Date;
     /** The certificate still active. */
@@ -32,6 +49,8 @@ export type ReloadOutcome =
   | {
     /** The files were rejected; the previous certificate stays active. */
     readonly kind: "failed";
+    /** What asked for the reload. */
+    readonly trigger: ReloadTrigger;
     /** When the files were read. */
     readonly at: Date;
     /** Why the files were rejected. */
@@ -58,11 +77,21 @@ export interface ReloaderOptions {
   readonly clock?: () => Date;
 }
 
+/** A reload's outcome before it is told which caller it answers. */
+type SharedOutcome = Exclude<ReloadOutcome, { kind: "loaded" }> extends infer O
+  ? O extends unknown ? Omit<O, "trigger"> : never
+  : never;
+
+/** The outcome of loading the certificate at startup. */
+export function startupOutcome(certificate: Certificate, at: Date): ReloadOutcome {
+  return { kind: "loaded", trigger: "startup", at, certificate };
+}
+
 /** Holds the active certificate and serializes reloads of it. */
 export class Reloader {
   #active: Certificate;
-  #running: Promise<ReloadOutcome> | undefined;
-  #queued: Promise<ReloadOutcome> | undefined;
+  #running: Promise<SharedOutcome> | undefined;
+  #queued: Promise<SharedOutcome> | undefined;
   readonly #options: ReloaderOptions;
 
   /** Starts with a certificate that was already loaded and validated. */
@@ -77,12 +106,18 @@ export class Reloader {
   }
 
   /**
-   * Reloads the files and reports the outcome. Reloads never interleave: a
-   * call made while one runs waits for it, then shares one fresh reload with
-   * every other caller that arrived meanwhile, so each caller's answer
-   * reflects the files as they were when it asked, or later.
+   * Reloads the files and reports the outcome, naming `trigger` as its cause.
+   * Reloads never interleave: a call made while one runs waits for it, then
+   * shares one fresh reload with every other caller that arrived meanwhile,
+   * so each caller's answer reflects the files as they were when it asked,
+   * or later.
    */
-  reload(): Promise<ReloadOutcome> {
+  async reload(trigger: ReloadTrigger = "api"): Promise<ReloadOutcome> {
+    const outcome = await this.#shared();
+    return { ...outcome, trigger };
+  }
+
+  #shared(): Promise<SharedOutcome> {
     if (this.#queued !== undefined) return this.#queued;
     if (this.#running === undefined) return this.#run();
     const startNext = () => {
@@ -93,7 +128,7 @@ export class Reloader {
     return this.#queued;
   }
 
-  #run(): Promise<ReloadOutcome> {
+  #run(): Promise<SharedOutcome> {
     const running = this.#reloadOnce().finally(() => {
       if (this.#running === running) this.#running = undefined;
     });
@@ -101,7 +136,7 @@ export class Reloader {
     return running;
   }
 
-  async #reloadOnce(): Promise<ReloadOutcome> {
+  async #reloadOnce(): Promise<SharedOutcome> {
     const at = (this.#options.clock ?? (() => new Date()))();
     const loaded = await this.#options.load(at);
     if (!loaded.ok) {

@@ -1,13 +1,12 @@
 /**
- * Signals: SIGHUP reloads the certificate and logs the outcome; SIGINT and
- * SIGTERM shut the servers down gracefully.
+ * Signals: SIGHUP reloads the certificate; SIGINT and SIGTERM stop the
+ * servers gracefully, and a second one exits at once. What happens is told to
+ * the caller's callbacks; this module writes nothing itself.
  *
  * @module
  */
 
 import { EXIT_CODE } from "./format.ts";
-import { log, logOutcome } from "./log.ts";
-import type { ReloadOutcome } from "./reloader.ts";
 
 /** The signals that stop the server. */
 export const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM"] as const;
@@ -15,26 +14,35 @@ export const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM"] as const;
 /** One of {@linkcode SHUTDOWN_SIGNALS}. */
 export type ShutdownSignal = typeof SHUTDOWN_SIGNALS[number];
 
+/** A step of stopping: a stop signal arrived, the servers stopped, or a second signal forced the exit. */
+export interface StopEvent {
+  /** The signal that asked for the stop, or `api` for a `shutdown()` call. */
+  readonly signal: ShutdownSignal | "api";
+  /** Which step this is. */
+  readonly phase: "stopping" | "stopped" | "forced";
+}
+
 /** What the signal handlers call. */
 export interface SignalHandlers {
-  /** Runs one (serialized) reload. */
-  readonly reload: () => Promise<ReloadOutcome>;
-  /** Stops the servers gracefully; resolves when they are closed. */
+  /** Runs one (serialized) reload for SIGHUP; its outcome is reported by the caller. */
+  readonly reload: () => Promise<unknown>;
+  /** Stops the servers gracefully on the first SIGINT/SIGTERM. */
   readonly shutdown: (signal: ShutdownSignal) => Promise<void>;
+  /** Told when a second stop signal arrives, just before the process exits. */
+  readonly onForcedStop: (signal: ShutdownSignal) => void;
 }
 
 /** Installs the SIGHUP, SIGINT and SIGTERM listeners; returns a function that removes them. */
 export function installSignalHandlers(handlers: SignalHandlers): () => void {
-  const onHangup = async () => logOutcome("SIGHUP", await handlers.reload());
+  const onHangup = () => void handlers.reload();
   let stopping = false;
   const listeners = SHUTDOWN_SIGNALS.map((signal) => {
     const listener = () => {
       if (stopping) {
-        log(signal, "second stop signal received: exiting now without waiting");
+        handlers.onForcedStop(signal);
         Deno.exit(EXIT_CODE.forcedStop);
       }
       stopping = true;
-      log(signal, "shutting down: finishing in-flight requests");
       void handlers.shutdown(signal);
     };
     Deno.addSignalListener(signal, listener);

@@ -1,6 +1,8 @@
 /**
  * The HTTPS front of the app server: one `node:https` listener whose
- * certificate and key are swapped as one pair with `setSecureContext()`.
+ * certificate and key are swapped as one pair with `setSecureContext()`, and
+ * which serves any web-standard handler: each request becomes a real
+ * `Request`, and the handler's `Response` is written back faithfully.
  *
  * Why this and not `Deno.serve({ cert, key })`: no public Deno 2.9.6 API
  * changes the certificate of a running `Deno.serve` listener, and rolling to a
@@ -12,7 +14,8 @@
  */
 
 import https from "node:https";
-import type { AppAnswer } from "./app_server.ts";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
 import type { Certificate, CertificateError } from "./certificate.ts";
 import { type ListenAddress, type ListenError, listenError } from "./listen.ts";
 import { hostPort } from "./options.ts";
@@ -21,8 +24,7 @@ import { err, ok, type Result } from "./result.ts";
 /** How long shutdown waits for busy connections before closing them. */
 export const SHUTDOWN_GRACE_MS = 10_000;
 
-/** What the front serves: a synchronous answer for a method and path. */
-export type Router = (method: string, path: string) => AppAnswer;
+const INTERNAL_ERROR_BODY = "Internal Server Error";
 
 /** A running HTTPS listener whose certificate can be replaced while it runs. */
 export interface TlsFront {
@@ -34,11 +36,11 @@ export interface TlsFront {
   shutdown(): Promise<void>;
 }
 
-/** Starts an HTTPS listener serving `router` with a validated certificate and key. */
+/** Starts an HTTPS listener serving `handler` with a validated certificate and key. */
 export async function listenTls(
   address: ListenAddress,
   certificate: Certificate,
-  router: Router,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
 ): Promise<Result<TlsFront, ListenError>> {
   const where = hostPort(address.hostname, address.port);
   // node:net reports a missing --allow-net asynchronously as an uncaught error: ask first.
@@ -48,11 +50,7 @@ export async function listenTls(
   }
   const server = https.createServer(
     { cert: certificate.certificatePem, key: certificate.keyPem },
-    (request, response) => {
-      const answer = router(request.method ?? "GET", request.url ?? "/");
-      response.writeHead(answer.status, answer.headers);
-      response.end(answer.body);
-    },
+    (request, response) => void _serve(handler, request, response),
   );
   const bound = await new Promise<Result<Deno.NetAddr, ListenError>>((resolve) => {
     server.once("error", (error) => resolve(err(listenError("app", where, error))));
@@ -87,5 +85,111 @@ export async function listenTls(
         server.closeIdleConnections();
       });
     },
+  });
+}
+
+/** Runs the handler for one node request and writes its response; never rejects. */
+async function _serve(
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  incoming: IncomingMessage,
+  outgoing: ServerResponse,
+): Promise<void> {
+  const { promise: completed, resolve, reject } = Promise.withResolvers<void>();
+  completed.catch(() => {});
+  outgoing.once("finish", () => resolve());
+  outgoing.once("close", () => reject(new Deno.errors.Interrupted("response not completed")));
+  let response: Response;
+  try {
+    response = await handler(_toRequest(incoming), {
+      remoteAddr: {
+        transport: "tcp",
+        hostname: incoming.socket.remoteAddress ?? "",
+        port: incoming.socket.remotePort ?? 0,
+      },
+      completed,
+    });
+  } catch (error) {
+    console.error("signal-server: the app's handler threw:", error);
+    response = new Response(INTERNAL_ERROR_BODY, { status: 500 });
+  }
+  try {
+    await _writeResponse(response, incoming.method === "HEAD", outgoing);
+  } catch {
+    // The client went away while the body was written: nothing is left to answer.
+    outgoing.destroy();
+  }
+}
+
+/** A web-standard `Request` for a node request: full https URL, every header, the body streamed. */
+function _toRequest(incoming: IncomingMessage): Request {
+  const headers = new Headers();
+  const raw = incoming.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    headers.append(raw[i] as string, raw[i + 1] as string);
+  }
+  const method = incoming.method ?? "GET";
+  const host = incoming.headers.host ?? hostPort(incoming.socket.localAddress ?? "localhost", 443);
+  const hasBody = method !== "GET" && method !== "HEAD";
+  const aborted = new AbortController();
+  incoming.once("close", () => {
+    if (!incoming.complete) aborted.abort();
+  });
+  return new Request(`https://${host}${incoming.url ?? "/"}`, {
+    method,
+    headers,
+    body: hasBody ? Readable.toWeb(incoming) as ReadableStream<Uint8Array> : null,
+    signal: aborted.signal,
+  });
+}
+
+/** Writes status, every header (each `set-cookie` apart) and the body, honouring backpressure. */
+async function _writeResponse(
+  response: Response,
+  isHead: boolean,
+  outgoing: ServerResponse,
+): Promise<void> {
+  outgoing.statusCode = response.status;
+  if (response.statusText !== "") outgoing.statusMessage = response.statusText;
+  for (const [name, value] of response.headers) {
+    if (name !== "set-cookie") outgoing.setHeader(name, value);
+  }
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) outgoing.setHeader("set-cookie", cookies);
+  if (response.body === null || isHead) {
+    await response.body?.cancel();
+    outgoing.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  const first = await reader.read();
+  if (first.done) {
+    outgoing.end();
+    return;
+  }
+  const second = await reader.read();
+  if (second.done) {
+    // A body of one chunk (every string or bytes body) goes out with a Content-Length.
+    if (!outgoing.hasHeader("content-length")) {
+      outgoing.setHeader("content-length", first.value.byteLength);
+    }
+    outgoing.end(first.value);
+    return;
+  }
+  let chunk: ReadableStreamReadResult<Uint8Array> = second;
+  if (!outgoing.write(first.value)) await _drained(outgoing);
+  for (; !chunk.done; chunk = await reader.read()) {
+    if (!outgoing.write(chunk.value)) await _drained(outgoing);
+  }
+  outgoing.end();
+}
+
+function _drained(outgoing: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onClose = () => reject(new Deno.errors.Interrupted("connection closed"));
+    outgoing.once("close", onClose);
+    outgoing.once("drain", () => {
+      outgoing.off("close", onClose);
+      resolve();
+    });
   });
 }

@@ -100,14 +100,14 @@ Deno.test("error descriptions say the cause in the operator's words", () => {
 
 Deno.test("a reloaded line names the new certificate, its expiry, days left and fingerprint", () => {
   assert.equal(
-    formatOutcome({ kind: "reloaded", at: AT, certificate: NEW, previous: OLD }),
+    formatOutcome({ kind: "reloaded", trigger: "http", at: AT, certificate: NEW, previous: OLD }),
     'reloaded: now serving "cert.pem": CN=localhost [DNS:localhost], expires ' +
       "2027-11-27T12:00:00Z (365 days left), SHA-256 BB:BB; replaced SHA-256 AA:AA",
   );
 });
 
 Deno.test("an unchanged line says nothing was swapped, so it cannot pass for a rotation", () => {
-  const line = formatOutcome({ kind: "unchanged", at: AT, certificate: OLD });
+  const line = formatOutcome({ kind: "unchanged", trigger: "http", at: AT, certificate: OLD });
   assert.match(line, /^unchanged: /);
   assert.match(line, /already being served/);
   assert.match(line, /nothing was swapped$/);
@@ -116,7 +116,13 @@ Deno.test("an unchanged line says nothing was swapped, so it cannot pass for a r
 
 Deno.test("a failed line names the file, the cause and the certificate still served", () => {
   assert.equal(
-    formatOutcome({ kind: "failed", at: AT, error: EXAMPLES.not_found, certificate: OLD }),
+    formatOutcome({
+      kind: "failed",
+      trigger: "http",
+      at: AT,
+      error: EXAMPLES.not_found,
+      certificate: OLD,
+    }),
     'reload failed: Cannot read certificate "cert.pem": file not found; still serving the ' +
       'previous certificate "cert.pem": CN=localhost [DNS:localhost], expires ' +
       "2026-12-27T12:00:00Z (30 days left), SHA-256 AA:AA",
@@ -125,10 +131,13 @@ Deno.test("a failed line names the file, the cause and the certificate still ser
 
 Deno.test("days left counts down to an expiry and past it", () => {
   const soon = fakeCertificate("CC", { notAfter: new Date("2026-11-28T13:00:00Z") });
-  assert.match(formatOutcome({ kind: "unchanged", at: AT, certificate: soon }), /\(1 day left\)/);
+  assert.match(
+    formatOutcome({ kind: "unchanged", trigger: "http", at: AT, certificate: soon }),
+    /\(1 day left\)/,
+  );
   const gone = fakeCertificate("CC", { notAfter: new Date("2026-11-20T11:00:00Z") });
   assert.match(
-    formatOutcome({ kind: "unchanged", at: AT, certificate: gone }),
+    formatOutcome({ kind: "unchanged", trigger: "http", at: AT, certificate: gone }),
     /expired 8 days ago/,
   );
 });
@@ -136,13 +145,24 @@ Deno.test("days left counts down to an expiry and past it", () => {
 Deno.test("a startup failure uses the same cause wording as a failed reload", () => {
   for (const error of Object.values(EXAMPLES)) {
     const startup = formatStartupFailure(error);
-    const reload = formatOutcome({ kind: "failed", at: AT, error, certificate: OLD });
+    const reload = formatOutcome({
+      kind: "failed",
+      trigger: "http",
+      at: AT,
+      error,
+      certificate: OLD,
+    });
     assert.ok(startup.includes(describeError(error)) && reload.includes(describeError(error)));
   }
 });
 
 Deno.test("success outcomes map to 200 and failures to 500", () => {
-  assert.deepEqual(OUTCOME_HTTP_STATUS, { reloaded: 200, unchanged: 200, failed: 500 });
+  assert.deepEqual(OUTCOME_HTTP_STATUS, {
+    loaded: 200,
+    reloaded: 200,
+    unchanged: 200,
+    failed: 500,
+  });
 });
 
 Deno.test("a listen failure names the address and the server", () => {

@@ -80,14 +80,22 @@ Deno.test("reloads never interleave: callers during a reload share one fresh rel
   const loader = new ScriptedLoader();
   const reloader = new Reloader(OLD, { load: loader.load });
   const first = reloader.reload();
-  const second = reloader.reload();
-  const third = reloader.reload();
+  const second = reloader.reload("http");
+  const third = reloader.reload("sighup");
   assert.equal(loader.calls, 1, "the queued callers must wait for the running reload");
   await loader.answer(ok(NEW));
   assert.equal((await first).kind, "reloaded");
   await loader.answer(ok(NEWER));
   const [secondOutcome, thirdOutcome] = [await second, await third];
-  assert.equal(secondOutcome, thirdOutcome, "callers queued together share one outcome");
+  assert.deepEqual(
+    { ...secondOutcome, trigger: "sighup" },
+    thirdOutcome,
+    "callers queued together share one outcome",
+  );
+  assert.equal(secondOutcome.at, thirdOutcome.at, "from one load");
+  assert.equal((await first).trigger, "api", "reload() without a trigger is an api call");
+  assert.equal(secondOutcome.trigger, "http", "each caller's answer names its own trigger");
+  assert.equal(thirdOutcome.trigger, "sighup");
   assert.equal(secondOutcome.certificate, NEWER);
   assert.equal(loader.calls, 2);
   assert.equal(loader.maxRunning, 1);

@@ -1,0 +1,137 @@
+/**
+ * The options of {@linkcode serveWithReload}, their defaults, and the checks
+ * that turn options that make no sense into an error value naming the option,
+ * before anything reads a file or listens.
+ *
+ * @module
+ */
+
+import type { ReloadOutcome } from "./reloader.ts";
+import { err, ok, type Result } from "./result.ts";
+import type { StopEvent } from "./signals.ts";
+import type { OptionError } from "./start_error.ts";
+
+/** Where the control server listens. */
+export interface ControlAddress {
+  /** A loopback address: `127.0.0.1` (default), `::1` or `localhost`. */
+  readonly hostname?: string;
+  /** Port; 0 picks a free one. Defaults to 3000. */
+  readonly port?: number;
+}
+
+/** What {@linkcode serveWithReload} serves and how it reloads. */
+export interface ServeWithReloadOptions {
+  /** Path of the PEM certificate file: the leaf first, then its chain. */
+  readonly cert: string;
+  /** Path of the PEM private key; with it the app is served over HTTPS, without it over plain HTTP. */
+  readonly key?: string | undefined;
+  /** Address the app listens on; defaults to `127.0.0.1`. */
+  readonly hostname?: string;
+  /** Port the app listens on; 0 picks a free one. Defaults to 8080. */
+  readonly port?: number;
+  /** The app: any web-standard handler, as for `Deno.serve`. */
+  readonly handler: Deno.ServeHandler<Deno.NetAddr>;
+  /** The control server's address, or `false` for none. Defaults to `127.0.0.1:3000`. */
+  readonly control?: ControlAddress | false;
+  /** Whether SIGHUP reloads and SIGINT/SIGTERM stop gracefully; defaults to `true`. */
+  readonly signals?: boolean;
+  /** Called with every outcome (startup load, POST, SIGHUP, `reload()`), e.g. to log it. */
+  readonly onReload?: (outcome: ReloadOutcome) => void;
+  /** Called at each step of a stop (signal received, stopped, forced exit), e.g. to log it. */
+  readonly onStop?: (event: StopEvent) => void;
+}
+
+/** The options with every default filled in, checked. */
+export interface ResolvedServeOptions {
+  /** Certificate path. */
+  readonly cert: string;
+  /** Key path, when the app is served over HTTPS. */
+  readonly key: string | undefined;
+  /** App address. */
+  readonly hostname: string;
+  /** App port. */
+  readonly port: number;
+  /** The app's handler. */
+  readonly handler: Deno.ServeHandler<Deno.NetAddr>;
+  /** Control server address, or `undefined` for none. */
+  readonly control: { readonly hostname: string; readonly port: number } | undefined;
+  /** Whether to install signal listeners. */
+  readonly signals: boolean;
+  /** Outcome callback. */
+  readonly onReload: (outcome: ReloadOutcome) => void;
+  /** Stop callback. */
+  readonly onStop: (event: StopEvent) => void;
+}
+
+/** Default app and control addresses of the library and of the CLI. */
+export const DEFAULT_ADDRESSES = {
+  hostname: "127.0.0.1",
+  port: 8080,
+  controlHostname: "127.0.0.1",
+  controlPort: 3000,
+} as const;
+
+/** Highest TCP port number. */
+export const MAX_PORT = 65535;
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
+
+/** Whether an address is a loopback address (`127.x.x.x`, `::1`, `localhost`). */
+export function isLoopback(hostname: string): boolean {
+  return LOOPBACK.test(hostname);
+}
+
+/** Checks the options and fills in the defaults; the first problem comes back naming its option. */
+export function resolveServeOptions(
+  options: ServeWithReloadOptions,
+): Result<ResolvedServeOptions, OptionError> {
+  const problem = (option: string, text: string) => err({ option, problem: text });
+  if (typeof options.handler !== "function") {
+    return problem("handler", "must be a function (request, info) => Response");
+  }
+  if (typeof options.cert !== "string" || options.cert === "") {
+    return problem("cert", "must be the path of the certificate file");
+  }
+  if (options.key !== undefined && (typeof options.key !== "string" || options.key === "")) {
+    return problem("key", "must be the path of the key file, or left out for plain HTTP");
+  }
+  const hostname = options.hostname ?? DEFAULT_ADDRESSES.hostname;
+  if (hostname === "") return problem("hostname", "must not be empty");
+  const port = options.port ?? DEFAULT_ADDRESSES.port;
+  if (!isPort(port)) return problem("port", portProblem(port));
+  let control: ResolvedServeOptions["control"];
+  if (options.control !== false) {
+    const controlHostname = options.control?.hostname ?? DEFAULT_ADDRESSES.controlHostname;
+    const controlPort = options.control?.port ?? DEFAULT_ADDRESSES.controlPort;
+    if (!isLoopback(controlHostname)) {
+      return problem(
+        "control.hostname",
+        `must be a loopback address (127.0.0.1, ::1 or localhost), got "${controlHostname}": ` +
+          "the control server can reload certificates and no token protects it",
+      );
+    }
+    if (!isPort(controlPort)) return problem("control.port", portProblem(controlPort));
+    control = { hostname: controlHostname, port: controlPort };
+  }
+  return ok({
+    cert: options.cert,
+    key: options.key,
+    hostname,
+    port,
+    handler: options.handler,
+    control,
+    signals: options.signals ?? true,
+    onReload: options.onReload ?? (() => {}),
+    onStop: options.onStop ?? (() => {}),
+  });
+}
+
+/** Whether a value is a TCP port number (0 picks a free one). */
+export function isPort(port: unknown): port is number {
+  return Number.isInteger(port) && (port as number) >= 0 && (port as number) <= MAX_PORT;
+}
+
+/** The problem text for a value that is not a port number. */
+export function portProblem(value: unknown): string {
+  return `must be a port number from 0 to ${MAX_PORT}, got ${JSON.stringify(value)}`;
+}

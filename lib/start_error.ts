@@ -1,0 +1,27 @@
+/**
+ * Why a server could not start: a closed set, keyed by `kind`. Every way
+ * {@linkcode serveWithReload} can fail before it serves comes back as one of
+ * these values, never as an exception.
+ *
+ * @module
+ */
+
+import type { CertificateError } from "./certificate.ts";
+import type { ListenError } from "./listen.ts";
+
+/** An option that makes no sense, named, with what it must be. */
+export interface OptionError {
+  /** The option's name as the caller wrote it, e.g. `control.hostname` or `--port`. */
+  readonly option: string;
+  /** What is wrong with it, e.g. `must be a port number from 0 to 65535, got 70000`. */
+  readonly problem: string;
+}
+
+/** Why the server did not start: a bad option, a rejected certificate, or an address it could not bind. */
+export type StartError =
+  | { readonly kind: "invalid_option"; readonly error: OptionError }
+  | { readonly kind: "certificate"; readonly error: CertificateError }
+  | { readonly kind: "listen"; readonly error: ListenError };
+
+/** The kind names of {@linkcode StartError}. */
+export type StartErrorKind = StartError["kind"];

@@ -1,0 +1,172 @@
+/**
+ * signal-server as a library: serve any Deno app over HTTP or HTTPS with a
+ * certificate that reloads while it runs, and get an answer every time:
+ * `POST /reload_certs` on a loopback control server, SIGHUP, or `reload()`.
+ * A rejected certificate never replaces the one being served.
+ *
+ * @example Serve an app over HTTPS with reloads
+ * ```ts ignore
+ * import { formatOutcome, formatStartError, serveWithReload } from "./mod.ts";
+ *
+ * const server = await serveWithReload({
+ *   cert: "cert.pem",
+ *   key: "key.pem",
+ *   handler: () => new Response("Hello from my app\n"),
+ *   onReload: (outcome) => console.log(formatOutcome(outcome)),
+ * });
+ * if (!server.ok) {
+ *   console.error(formatStartError(server.error));
+ *   Deno.exit(1);
+ * }
+ * await server.value.finished;
+ * ```
+ *
+ * @module
+ */
+
+import { type Certificate, loadCertificate } from "./lib/certificate.ts";
+import { controlHandler } from "./lib/control_server.ts";
+import { listen, type ListenError } from "./lib/listen.ts";
+import {
+  Reloader,
+  type ReloadOutcome,
+  type ReloadTrigger,
+  startupOutcome,
+} from "./lib/reloader.ts";
+import { err, ok, type Result } from "./lib/result.ts";
+import { resolveServeOptions, type ServeWithReloadOptions } from "./lib/serve_options.ts";
+import { installSignalHandlers, type StopEvent } from "./lib/signals.ts";
+import type { StartError } from "./lib/start_error.ts";
+import { listenTls, type TlsFront } from "./lib/tls_front.ts";
+
+export type { Certificate, CertificateError, FileRole } from "./lib/certificate.ts";
+export { describeError, formatOutcome, formatStartError } from "./lib/format.ts";
+export type { ListenError, ServerName } from "./lib/listen.ts";
+export type { ReloadOutcome, ReloadOutcomeKind, ReloadTrigger } from "./lib/reloader.ts";
+export type { Err, Ok, Result } from "./lib/result.ts";
+export type { ControlAddress, ServeWithReloadOptions } from "./lib/serve_options.ts";
+export type { ShutdownSignal, StopEvent } from "./lib/signals.ts";
+export type { OptionError, StartError, StartErrorKind } from "./lib/start_error.ts";
+
+/**
+ * A running server: its addresses, the active certificate, and the ways to reload and stop it.
+ *
+ * @example Reload from your own code and inspect the answer
+ * ```ts ignore
+ * const outcome = await server.reload();
+ * if (outcome.kind === "failed") console.error(formatOutcome(outcome));
+ * console.log(server.certificate.notAfter);
+ * ```
+ */
+export interface ReloadServer {
+  /** The app's bound address. */
+  readonly addr: Deno.NetAddr;
+  /** `https` when a key was given, else `http`. */
+  readonly scheme: "http" | "https";
+  /** The control server's bound address, or `undefined` when `control: false`. */
+  readonly controlAddr: Deno.NetAddr | undefined;
+  /** The certificate being served now (the last one that loaded successfully). */
+  readonly certificate: Certificate;
+  /** Reloads the files, exactly as `POST /reload_certs` and SIGHUP do; the trigger is `api`. */
+  reload(): Promise<ReloadOutcome>;
+  /** Stops both servers gracefully (in-flight requests finish); resolves when they are closed. */
+  shutdown(): Promise<void>;
+  /** Settles when the server has stopped, by `shutdown()` or by SIGINT/SIGTERM. */
+  readonly finished: Promise<void>;
+}
+
+/**
+ * Loads the certificate, starts the app and the control server, and installs
+ * the signal handlers. Every startup failure (an option that makes no sense,
+ * a rejected certificate, an address in use, a missing permission) comes back
+ * as an error value before anything serves; it never throws.
+ *
+ * @example A JSON API over HTTPS, reloadable by POST, SIGHUP or `reload()`
+ * ```ts ignore
+ * const started = await serveWithReload({
+ *   cert: "cert.pem",
+ *   key: "key.pem",
+ *   port: 8443,
+ *   handler: (request) => Response.json({ path: new URL(request.url).pathname }),
+ *   control: { hostname: "127.0.0.1", port: 3000 },
+ * });
+ * if (started.ok) await started.value.finished;
+ * ```
+ */
+export async function serveWithReload(
+  options: ServeWithReloadOptions,
+): Promise<Result<ReloadServer, StartError>> {
+  const resolved = resolveServeOptions(options);
+  if (!resolved.ok) return err({ kind: "invalid_option", error: resolved.error });
+  const config = resolved.value;
+  const paths = { cert: config.cert, key: config.key };
+  const at = new Date();
+  const loaded = await loadCertificate(paths, { now: at });
+  if (!loaded.ok) return err({ kind: "certificate", error: loaded.error });
+  config.onReload(startupOutcome(loaded.value, at));
+
+  const appAddress = { hostname: config.hostname, port: config.port };
+  const app: Result<TlsFront | Deno.HttpServer<Deno.NetAddr>, ListenError> =
+    config.key === undefined
+      ? listen("app", appAddress, config.handler)
+      : await listenTls(appAddress, loaded.value, config.handler);
+  if (!app.ok) return err({ kind: "listen", error: app.error });
+  const tls = "swap" in app.value ? app.value : undefined;
+  const reloader = new Reloader(loaded.value, {
+    load: (now) => loadCertificate(paths, { now }),
+    activate: tls && ((certificate) => tls.swap(certificate)),
+  });
+  const reload = async (trigger: ReloadTrigger) => {
+    const outcome = await reloader.reload(trigger);
+    config.onReload(outcome);
+    return outcome;
+  };
+
+  const servers: { shutdown(): Promise<void> }[] = [app.value];
+  let controlAddr: Deno.NetAddr | undefined;
+  if (config.control !== undefined) {
+    const control = listen(
+      "control",
+      config.control,
+      controlHandler({ reload: () => reload("http") }),
+    );
+    if (!control.ok) {
+      await app.value.shutdown();
+      return err({ kind: "listen", error: control.error });
+    }
+    servers.push(control.value);
+    controlAddr = control.value.addr;
+  }
+
+  const { promise: finished, resolve: markFinished } = Promise.withResolvers<void>();
+  let removeSignalHandlers = () => {};
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: StopEvent["signal"]) => {
+    stopping ??= (async () => {
+      config.onStop({ signal, phase: "stopping" });
+      await Promise.all(servers.map((server) => server.shutdown()));
+      removeSignalHandlers();
+      config.onStop({ signal, phase: "stopped" });
+      markFinished();
+    })();
+    return stopping;
+  };
+  if (config.signals) {
+    removeSignalHandlers = installSignalHandlers({
+      reload: () => reload("sighup"),
+      shutdown: stop,
+      onForcedStop: (signal) => config.onStop({ signal, phase: "forced" }),
+    });
+  }
+  return ok({
+    addr: app.value.addr,
+    scheme: tls ? "https" : "http",
+    controlAddr,
+    get certificate() {
+      return reloader.active;
+    },
+    reload: () => reload("api"),
+    shutdown: () => stop("api"),
+    finished,
+  });
+}
