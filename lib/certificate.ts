@@ -24,7 +24,14 @@ const ENCRYPTED_KEY_LABEL = "ENCRYPTED PRIVATE KEY";
 /** The path in Deno's `NotCapable` message: `Requires read access to "<path>", …`. */
 const DENO_REFUSED_PATH = /access to "([^"]+)"/;
 
-/** Which of the two files an error is about. */
+/**
+ * Which of the two files an error is about.
+ *
+ * @example
+ * ```ts ignore
+ * if (error.kind === "not_found" && error.role === "key") console.error("the key file is missing");
+ * ```
+ */
 export type FileRole = "certificate" | "key";
 
 /** The files a certificate is loaded from. */
@@ -35,7 +42,15 @@ export interface CertificatePaths {
   readonly key?: string | undefined;
 }
 
-/** A validated certificate (and key), with what an operator wants to see of it. */
+/**
+ * A validated certificate (and key), with what an operator wants to see of it.
+ *
+ * @example Days left on the certificate being served
+ * ```ts ignore
+ * const days = (server.certificate.notAfter.getTime() - Date.now()) / 86_400_000;
+ * console.log(server.certificate.subject, server.certificate.fingerprint256, Math.floor(days));
+ * ```
+ */
 export interface Certificate {
   /** The certificate file it was loaded from. */
   readonly path: string;
@@ -65,7 +80,14 @@ export interface Certificate {
   readonly keyPem: string | undefined;
 }
 
-/** Every way loading a certificate can fail: a closed set, keyed by `kind`. */
+/**
+ * Every way loading a certificate can fail: a closed set, keyed by `kind`.
+ *
+ * @example
+ * ```ts ignore
+ * if (outcome.kind === "failed" && outcome.error.kind === "expired") alertOnCall(outcome.error.path);
+ * ```
+ */
 export type CertificateError =
   | {
     readonly kind: "not_found";

@@ -42,7 +42,14 @@ export const START_ERROR_EXIT_CODE: Readonly<Record<StartErrorKind, number>> = {
   listen: EXIT_CODE.startupFailed,
 };
 
-/** Renders a reload outcome as the one line every surface (HTTP body, log) carries. */
+/**
+ * Renders a reload outcome as the one line every surface (HTTP body, log) carries.
+ *
+ * @example
+ * ```ts ignore
+ * serveWithReload({ ...options, onReload: (outcome) => console.log(formatOutcome(outcome)) });
+ * ```
+ */
 export function formatOutcome(outcome: ReloadOutcome): string {
   switch (outcome.kind) {
     case "loaded":
@@ -61,7 +68,14 @@ export function formatOutcome(outcome: ReloadOutcome): string {
   }
 }
 
-/** Renders why the server did not start, as one line. */
+/**
+ * Renders why the server did not start, as one line.
+ *
+ * @example
+ * ```ts ignore
+ * if (!started.ok) console.error(formatStartError(started.error));
+ * ```
+ */
 export function formatStartError(error: StartError): string {
   switch (error.kind) {
     case "invalid_option":
@@ -126,7 +140,14 @@ export function describeCertificate(certificate: Certificate, now: Date): string
   return `"${certificate.path}": ${_certificateSummary(certificate, now)}`;
 }
 
-/** Says why a certificate or key was rejected: the file, the cause and how to fix it. */
+/**
+ * Says why a certificate or key was rejected: the file, the cause and how to fix it.
+ *
+ * @example
+ * ```ts ignore
+ * if (outcome.kind === "failed") notify(describeError(outcome.error));
+ * ```
+ */
 export function describeError(error: CertificateError): string {
   switch (error.kind) {
     case "not_found":

@@ -8,10 +8,26 @@
 import { hostPort } from "./options.ts";
 import { err, ok, type Result } from "./result.ts";
 
-/** Which of the two servers an address belongs to. */
+/**
+ * Which of the two servers an address belongs to.
+ *
+ * @example
+ * ```ts ignore
+ * if (!started.ok && started.error.kind === "listen") console.error(started.error.error.server);
+ * ```
+ */
 export type ServerName = "app" | "control";
 
-/** Why a server could not start listening: a closed set, keyed by `kind`. */
+/**
+ * Why a server could not start listening: a closed set, keyed by `kind`.
+ *
+ * @example
+ * ```ts ignore
+ * if (!started.ok && started.error.kind === "listen" && started.error.error.kind === "address_in_use") {
+ *   console.error("another instance runs already");
+ * }
+ * ```
+ */
 export type ListenError =
   | { readonly kind: "address_in_use"; readonly server: ServerName; readonly address: string }
   | {

@@ -9,10 +9,25 @@
 import { type Certificate, type CertificateError, isSameCertificate } from "./certificate.ts";
 import type { Result } from "./result.ts";
 
-/** What asked for a load: startup, `POST /reload_certs`, SIGHUP, a `reload()` call, or a file change. */
+/**
+ * What asked for a load: startup, `POST /reload_certs`, SIGHUP, a `reload()` call, or a file change.
+ *
+ * @example
+ * ```ts ignore
+ * onReload: (outcome) => console.log(`[${outcome.trigger}] ${formatOutcome(outcome)}`),
+ * ```
+ */
 export type ReloadTrigger = "startup" | "http" | "sighup" | "api" | "watch";
 
-/** The result of one load or reload, as every surface reports it; `trigger` says who asked. */
+/**
+ * The result of one load or reload, as every surface reports it; `trigger` says who asked.
+ *
+ * @example
+ * ```ts ignore
+ * const outcome = await server.reload();
+ * if (outcome.kind === "failed") console.error(formatOutcome(outcome));
+ * ```
+ */
 export type ReloadOutcome =
   | {
     /** The certificate was loaded at startup and is now active. */
@@ -59,7 +74,14 @@ export type ReloadOutcome =
     readonly certificate: Certificate;
   };
 
-/** The kind names of {@linkcode ReloadOutcome}. */
+/**
+ * The kind names of {@linkcode ReloadOutcome}.
+ *
+ * @example
+ * ```ts
+ * const success: ReloadOutcomeKind[] = ["loaded", "reloaded", "unchanged"];
+ * ```
+ */
 export type ReloadOutcomeKind = ReloadOutcome["kind"];
 
 /** Options of {@linkcode Reloader}. */

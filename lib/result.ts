@@ -5,7 +5,14 @@
  * @module
  */
 
-/** A successful result carrying a value. */
+/**
+ * A successful result carrying a value.
+ *
+ * @example
+ * ```ts
+ * const answer: Ok<number> = { ok: true, value: 42 };
+ * ```
+ */
 export interface Ok<T> {
   /** Discriminant: the step succeeded. */
   readonly ok: true;
@@ -13,7 +20,14 @@ export interface Ok<T> {
   readonly value: T;
 }
 
-/** A failed result carrying a typed error. */
+/**
+ * A failed result carrying a typed error.
+ *
+ * @example
+ * ```ts
+ * const answer: Err<string> = { ok: false, error: "no" };
+ * ```
+ */
 export interface Err<E> {
   /** Discriminant: the step failed. */
   readonly ok: false;
@@ -21,7 +35,16 @@ export interface Err<E> {
   readonly error: E;
 }
 
-/** Either a value or a typed error, discriminated on `ok`. */
+/**
+ * Either a value or a typed error, discriminated on `ok`.
+ *
+ * @example
+ * ```ts ignore
+ * const started = await serveWithReload(options);
+ * if (!started.ok) throw new Error(formatStartError(started.error));
+ * const server = started.value;
+ * ```
+ */
 export type Result<T, E> = Ok<T> | Err<E>;
 
 /** Wraps a value in a successful result. */

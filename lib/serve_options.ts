@@ -11,7 +11,14 @@ import { err, ok, type Result } from "./result.ts";
 import type { StopEvent } from "./signals.ts";
 import type { OptionError } from "./start_error.ts";
 
-/** Where the control server listens. */
+/**
+ * Where the control server listens.
+ *
+ * @example
+ * ```ts
+ * const control: ControlAddress = { hostname: "127.0.0.1", port: 3000 };
+ * ```
+ */
 export interface ControlAddress {
   /** A loopback address: `127.0.0.1` (default), `::1` or `localhost`. */
   readonly hostname?: string;
@@ -19,7 +26,21 @@ export interface ControlAddress {
   readonly port?: number;
 }
 
-/** What {@linkcode serveWithReload} serves and how it reloads. */
+/**
+ * What {@linkcode serveWithReload} serves and how it reloads.
+ *
+ * @example
+ * ```ts
+ * const options: ServeWithReloadOptions = {
+ *   cert: "/etc/tls/tls.crt",
+ *   key: "/etc/tls/tls.key",
+ *   hostname: "0.0.0.0",
+ *   port: 8443,
+ *   handler: () => new Response("ok"),
+ *   control: { port: 3000 },
+ * };
+ * ```
+ */
 export interface ServeWithReloadOptions {
   /** Path of the PEM certificate file: the leaf first, then its chain. */
   readonly cert: string;
@@ -133,5 +154,6 @@ export function isPort(port: unknown): port is number {
 
 /** The problem text for a value that is not a port number. */
 export function portProblem(value: unknown): string {
-  return `must be a port number from 0 to ${MAX_PORT}, got ${JSON.stringify(value)}`;
+  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
+  return `must be a port number from 0 to ${MAX_PORT}, got ${shown}`;
 }

@@ -8,13 +8,27 @@
 
 import { EXIT_CODE } from "./format.ts";
 
+/**
+ * A signal that stops the server gracefully.
+ *
+ * @example
+ * ```ts
+ * const signal: ShutdownSignal = "SIGTERM";
+ * ```
+ */
+export type ShutdownSignal = "SIGINT" | "SIGTERM";
+
 /** The signals that stop the server. */
-export const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM"] as const;
+export const SHUTDOWN_SIGNALS: readonly ShutdownSignal[] = ["SIGINT", "SIGTERM"];
 
-/** One of {@linkcode SHUTDOWN_SIGNALS}. */
-export type ShutdownSignal = typeof SHUTDOWN_SIGNALS[number];
-
-/** A step of stopping: a stop signal arrived, the servers stopped, or a second signal forced the exit. */
+/**
+ * A step of stopping: a stop signal arrived, the servers stopped, or a second signal forced the exit.
+ *
+ * @example Log each step
+ * ```ts ignore
+ * serveWithReload({ ...options, onStop: (event) => console.log(event.signal, event.phase) });
+ * ```
+ */
 export interface StopEvent {
   /** The signal that asked for the stop, or `api` for a `shutdown()` call. */
   readonly signal: ShutdownSignal | "api";

@@ -9,7 +9,14 @@
 import type { CertificateError } from "./certificate.ts";
 import type { ListenError } from "./listen.ts";
 
-/** An option that makes no sense, named, with what it must be. */
+/**
+ * An option that makes no sense, named, with what it must be.
+ *
+ * @example
+ * ```ts
+ * const error: OptionError = { option: "port", problem: "must be a port number from 0 to 65535, got 70000" };
+ * ```
+ */
 export interface OptionError {
   /** The option's name as the caller wrote it, e.g. `control.hostname` or `--port`. */
   readonly option: string;
@@ -17,11 +24,28 @@ export interface OptionError {
   readonly problem: string;
 }
 
-/** Why the server did not start: a bad option, a rejected certificate, or an address it could not bind. */
+/**
+ * Why the server did not start: a bad option, a rejected certificate, or an address it could not bind.
+ *
+ * @example
+ * ```ts ignore
+ * if (!started.ok) {
+ *   console.error(formatStartError(started.error));
+ *   Deno.exit(started.error.kind === "invalid_option" ? 2 : 1);
+ * }
+ * ```
+ */
 export type StartError =
   | { readonly kind: "invalid_option"; readonly error: OptionError }
   | { readonly kind: "certificate"; readonly error: CertificateError }
   | { readonly kind: "listen"; readonly error: ListenError };
 
-/** The kind names of {@linkcode StartError}. */
+/**
+ * The kind names of {@linkcode StartError}.
+ *
+ * @example
+ * ```ts
+ * const retryable: StartErrorKind[] = ["listen"];
+ * ```
+ */
 export type StartErrorKind = StartError["kind"];

@@ -29,6 +29,14 @@ export interface SpawnOptions {
   readonly options: Partial<Options> & Pick<Options, "cert">;
   /** Replaces `permissionFlags(options)`, e.g. to run with `deno task start`'s own flags. */
   readonly permissions?: readonly string[];
+  /** The program to run, relative to the repository; defaults to `main.ts`. */
+  readonly entry?: string;
+  /** Its arguments; default to the flags of `options` as `main.ts` takes them. */
+  readonly args?: (options: Options) => string[];
+  /** Its working directory; defaults to the repository. */
+  readonly cwd?: string;
+  /** The stdout line that says it is ready; defaults to main.ts's `[startup] ready`. */
+  readonly ready?: RegExp;
 }
 
 /** A running (or failed) server process. */
@@ -44,11 +52,13 @@ export class ServerProcess implements AsyncDisposable {
   #done: Promise<void>;
   #status: Deno.CommandStatus | undefined;
 
-  private constructor(options: Options, permissions: readonly string[]) {
+  private constructor(options: Options, spawn: SpawnOptions) {
     this.options = options;
+    const permissions = spawn.permissions ?? permissionFlags(options);
+    const entry = spawn.entry === undefined ? MAIN : `${REPO}${spawn.entry}`;
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...permissions, MAIN, ..._flags(options)],
-      cwd: REPO,
+      args: ["run", ...permissions, entry, ...(spawn.args ?? serverFlags)(options)],
+      cwd: spawn.cwd ?? REPO,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -71,13 +81,13 @@ export class ServerProcess implements AsyncDisposable {
       controlPort: freePort(),
       ...spawn.options,
     };
-    return new ServerProcess(options, spawn.permissions ?? permissionFlags(options));
+    return new ServerProcess(options, spawn);
   }
 
   /** Spawns the server and waits until it says it is ready. */
   static async start(spawn: SpawnOptions): Promise<ServerProcess> {
     const server = ServerProcess.spawn(spawn);
-    await server.waitForLine(/\[startup\] ready/);
+    await server.waitForLine(spawn.ready ?? /\[startup\] ready/);
     return server;
   }
 
@@ -173,7 +183,8 @@ export class ServerProcess implements AsyncDisposable {
   }
 }
 
-function _flags(options: Options): string[] {
+/** The command-line flags of `main.ts` (and of the JSON API example) for a configuration. */
+export function serverFlags(options: Options): string[] {
   const flags = [
     `--cert=${options.cert}`,
     `--hostname=${options.hostname}`,
