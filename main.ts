@@ -17,7 +17,7 @@ import { EXIT_CODE, START_ERROR_EXIT_CODE } from "./lib/format.ts";
 import { serverUrl } from "./lib/listen.ts";
 import { log, logOutcome, logStop } from "./lib/log.ts";
 import { parseOptions, USAGE } from "./lib/options.ts";
-import { formatStartError, serveWithReload } from "./mod.ts";
+import { formatNotice, formatStartError, serveWithReload } from "./mod.ts";
 
 /** Runs the server until SIGINT or SIGTERM; returns the process exit code. */
 export async function main(args: readonly string[]): Promise<number> {
@@ -41,6 +41,8 @@ export async function main(args: readonly string[]): Promise<number> {
     control: { hostname: options.controlHostname, port: options.controlPort },
     onReload: logOutcome,
     onStop: logStop,
+    onNotice: (notice) => log("startup", formatNotice(notice)),
+    tlsFront: options.tlsFront,
   });
   if (!started.ok) {
     console.error(formatStartError(started.error));

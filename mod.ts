@@ -37,15 +37,24 @@ import { err, ok, type Result } from "./lib/result.ts";
 import { resolveServeOptions, type ServeWithReloadOptions } from "./lib/serve_options.ts";
 import { installSignalHandlers, type StopEvent } from "./lib/signals.ts";
 import type { StartError } from "./lib/start_error.ts";
-import { listenTls, type TlsFront } from "./lib/tls_front.ts";
+import {
+  type ConnectionMigration,
+  listenNativeTls,
+  nativeFrontUnavailable,
+} from "./lib/native_front.ts";
+import { listenNodeTls } from "./lib/node_front.ts";
+import { chooseTlsFront, type TlsFront } from "./lib/tls_front.ts";
 
 export type { Certificate, CertificateError, FileRole } from "./lib/certificate.ts";
-export { describeError, formatOutcome, formatStartError } from "./lib/format.ts";
+export { describeError, formatNotice, formatOutcome, formatStartError } from "./lib/format.ts";
 export type { ListenError, ServerName } from "./lib/listen.ts";
 export type { ReloadOutcome, ReloadOutcomeKind, ReloadTrigger } from "./lib/reloader.ts";
 export type { Err, Ok, Result } from "./lib/result.ts";
 export type { ControlAddress, ServeWithReloadOptions } from "./lib/serve_options.ts";
 export type { ShutdownSignal, StopEvent } from "./lib/signals.ts";
+export type { Notice } from "./lib/notice.ts";
+export type { ConnectionMigration } from "./lib/native_front.ts";
+export type { NativeFrontUnavailable, TlsFrontChoice, TlsFrontName } from "./lib/tls_front.ts";
 export type { OptionError, StartError, StartErrorKind } from "./lib/start_error.ts";
 
 /**
@@ -99,6 +108,10 @@ export async function serveWithReload(
   const resolved = resolveServeOptions(options);
   if (!resolved.ok) return err({ kind: "invalid_option", error: resolved.error });
   const config = resolved.value;
+  const front = config.key === undefined
+    ? undefined
+    : chooseTlsFront(config.tlsFront, nativeFrontUnavailable());
+  if (front !== undefined && !front.ok) return err({ kind: "invalid_option", error: front.error });
   const paths = { cert: config.cert, key: config.key };
   const at = new Date();
   const loaded = await loadCertificate(paths, { now: at });
@@ -106,12 +119,19 @@ export async function serveWithReload(
   config.onReload(startupOutcome(loaded.value, at));
 
   const appAddress = { hostname: config.hostname, port: config.port };
-  const app: Result<TlsFront | Deno.HttpServer<Deno.NetAddr>, ListenError> =
-    config.key === undefined
-      ? listen("app", appAddress, config.handler)
-      : await listenTls(appAddress, loaded.value, config.handler);
+  const onMigration = (migration: ConnectionMigration) =>
+    config.onNotice({ kind: "connection_migration", migration });
+  let app: Result<TlsFront | Deno.HttpServer<Deno.NetAddr>, ListenError>;
+  if (front === undefined) app = listen("app", appAddress, config.handler);
+  else if (front.value.front === "native") {
+    app = await listenNativeTls(appAddress, loaded.value, config.handler, onMigration);
+  } else app = await listenNodeTls(appAddress, loaded.value, config.handler);
   if (!app.ok) return err({ kind: "listen", error: app.error });
   const tls = "swap" in app.value ? app.value : undefined;
+  if (tls !== undefined) {
+    const fallback = front?.ok ? front.value.fallback : undefined;
+    config.onNotice({ kind: "tls_front", front: tls.name, protocols: tls.protocols, fallback });
+  }
   const reloader = new Reloader(loaded.value, {
     load: (now) => loadCertificate(paths, { now }),
     activate: tls && ((certificate) => tls.swap(certificate)),

@@ -1,9 +1,13 @@
 /**
- * HTTPS reload benchmark: sustained load against signal-server in HTTPS mode
- * while its certificate is swapped every 2 s and every 200 ms, next to a static
- * `Deno.serve({ cert, key })` baseline measured in the same run. Prints a table
- * of req/s (median of the rounds), the ratio to the baseline, and every failed
- * request and failed reload.
+ * HTTPS reload benchmark: sustained load against signal-server in HTTPS mode,
+ * native front and `node:https` front, each without swaps and while its
+ * certificate is swapped every 200 ms, next to a static `Deno.serve({ cert, key })`
+ * baseline measured in the same run. Servers run pinned to CPU 0 and the load
+ * generator to CPU 1 (when `taskset` exists). Prints a table of req/s and CPU
+ * time per request (medians of the rounds), their ratios to the baseline, and
+ * every failed request and failed reload; then the native front's RSS over
+ * 10,000+ short connections and 1,000 swaps. Sets `net.ipv4.tcp_migrate_req=1`
+ * for the run when the machine allows it (and restores it), and says so.
  *
  * ```sh
  * apt-get install -y wrk nghttp2-client   # wrk and h2load
@@ -19,15 +23,18 @@
 import { parseArgs } from "node:util";
 import { freePort, mintCertificate, type MintedCertificate, TempDir } from "../tests/_fixtures.ts";
 import { postReload, ServerProcess } from "../tests/_server.ts";
+import { readMigration, withMigration } from "../tests/_sysctl.ts";
+import type { TlsFrontName } from "../lib/tls_front.ts";
 
 const CONNECTIONS = 50;
 const H2_STREAMS = 10;
 const WARMUP_SECONDS = 2;
 const BASELINE = "static Deno.serve TLS";
 
-/** One load generator run: requests per second and requests that failed. */
+/** One load generator run: requests per second, requests completed, and requests that failed. */
 interface Measurement {
   readonly rps: number;
+  readonly requests: number;
   readonly failed: number;
   readonly protocol: string;
 }
@@ -44,9 +51,10 @@ const WRK_ERRORS = /Socket errors: connect (\d+), read (\d+), write (\d+), timeo
 
 function _wrkParse(output: string): Measurement {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1] ?? NaN);
+  const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? NaN);
   const socket = WRK_ERRORS.exec(output)?.slice(1).reduce((sum, n) => sum + Number(n), 0) ?? 0;
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
-  return { rps, failed: socket + non2xx, protocol: "http/1.1" };
+  return { rps, requests, failed: socket + non2xx, protocol: "http/1.1" };
 }
 
 const CLIENTS: readonly Client[] = [
@@ -71,7 +79,10 @@ const CLIENTS: readonly Client[] = [
       const counts = /(\d+) failed, (\d+) errored, (\d+) timeout/.exec(output)?.slice(1) ?? [];
       const failed = counts.reduce((sum, n) => sum + Number(n), 0);
       const protocol = /Application protocol: (\S+)/.exec(output)?.[1] ?? "none";
-      return { rps, failed, protocol: protocol === "h2" ? "h2" : "http/1.1 (pipelined)" };
+      const requests = Number(
+        /requests: \d+ total, \d+ started, (\d+) done/.exec(output)?.[1] ?? NaN,
+      );
+      return { rps, requests, failed, protocol: protocol === "h2" ? "h2" : "http/1.1 (pipelined)" };
     },
   },
 ];
@@ -83,18 +94,26 @@ interface Scenario {
   start(
     dir: TempDir,
     pair: MintedCertificate,
-  ): Promise<{ port: number; stop(): Promise<void>; server?: ServerProcess }>;
+  ): Promise<{ port: number; pid: number; stop(): Promise<void>; server?: ServerProcess }>;
+}
+
+const SWAP_EVERY_MS = 200;
+
+function _signalServer(front: TlsFrontName, reloadEveryMs: number | undefined): Scenario {
+  const swaps = reloadEveryMs === undefined ? "no swaps" : `swap every ${reloadEveryMs} ms`;
+  return {
+    name: `signal-server ${front} front, ${swaps}`,
+    reloadEveryMs,
+    start: (dir, pair) => _startSignalServer(dir, pair, front),
+  };
 }
 
 const SCENARIOS: readonly Scenario[] = [
   { name: BASELINE, reloadEveryMs: undefined, start: _startStatic },
-  { name: "signal-server HTTPS, no reload", reloadEveryMs: undefined, start: _startSignalServer },
-  { name: "signal-server HTTPS, reload every 2 s", reloadEveryMs: 2000, start: _startSignalServer },
-  {
-    name: "signal-server HTTPS, reload every 200 ms",
-    reloadEveryMs: 200,
-    start: _startSignalServer,
-  },
+  _signalServer("native", undefined),
+  _signalServer("native", SWAP_EVERY_MS),
+  _signalServer("node", undefined),
+  _signalServer("node", SWAP_EVERY_MS),
 ];
 
 async function _startStatic(dir: TempDir, pair: MintedCertificate) {
@@ -120,8 +139,10 @@ async function _startStatic(dir: TempDir, pair: MintedCertificate) {
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   await reader.read(); // its one "listening" line
   reader.releaseLock();
+  await _pin(child.pid, SERVER_CPU);
   return {
     port,
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       await child.status;
@@ -130,12 +151,14 @@ async function _startStatic(dir: TempDir, pair: MintedCertificate) {
   };
 }
 
-async function _startSignalServer(dir: TempDir, pair: MintedCertificate) {
+async function _startSignalServer(dir: TempDir, pair: MintedCertificate, tlsFront: TlsFrontName) {
   const cert = await dir.write("cert.pem", pair.certificatePem);
   const key = await dir.write("key.pem", pair.keyPem);
-  const server = await ServerProcess.start({ options: { cert, key } });
+  const server = await ServerProcess.start({ options: { cert, key, tlsFront } });
+  await _pin(server.child.pid, SERVER_CPU);
   return {
     port: server.options.port,
+    pid: server.child.pid,
     server,
     async stop() {
       server.signal("SIGTERM");
@@ -176,8 +199,41 @@ function _reloadLoop(
   };
 }
 
-async function _run(tool: string, args: string[]): Promise<string> {
-  const output = await new Deno.Command(tool, { args, stdout: "piped", stderr: "piped" }).output();
+const SERVER_CPU = 0;
+const CLIENT_CPU = 1;
+let pinning = false;
+
+/** Pins every thread of a process to one CPU, when taskset exists. */
+async function _pin(pid: number, cpu: number): Promise<void> {
+  if (pinning) await _run("taskset", ["-a", "-c", "-p", String(cpu), String(pid)], false);
+}
+
+/** User + system CPU time of a process so far, in microseconds (from /proc/<pid>/stat). */
+async function _cpuMicros(pid: number): Promise<number> {
+  const stat = await _run("cat", [`/proc/${pid}/stat`], false);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime and stime: fields 14 and 15
+  return (ticks / CLOCK_TICKS_PER_SECOND) * 1e6;
+}
+
+/** Resident set size of a process, in MiB. */
+async function _rssMiB(pid: number): Promise<number> {
+  const status = await _run("cat", [`/proc/${pid}/status`], false);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+async function _run(tool: string, args: string[], pinned = true): Promise<string> {
+  const [command, allArgs] = pinned && pinning
+    ? ["taskset", ["-c", String(CLIENT_CPU), tool, ...args]]
+    : [tool, args];
+  const output = await new Deno.Command(command, {
+    args: allArgs,
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
   return new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
 }
 
@@ -214,16 +270,28 @@ async function main(): Promise<void> {
       );}
   }
   if (clients.length === 0) Deno.exit(1);
-  console.error(
-    `${rounds} round(s) of ${seconds} s per run, ${CONNECTIONS} connections, on ${navigator.hardwareConcurrency} cores`,
-  );
+  pinning = navigator.hardwareConcurrency >= 2 && await _available("taskset");
+  const migrated = await withMigration(1, () => _measure(clients, seconds, rounds));
+  if (!migrated) await _measure(clients, seconds, rounds);
+}
 
+async function _measure(clients: readonly Client[], seconds: number, rounds: number) {
+  const migration = await readMigration();
+  console.error(
+    `${rounds} round(s) of ${seconds} s per run, ${CONNECTIONS} connections, on ` +
+      `${navigator.hardwareConcurrency} cores; ${
+        pinning ? `servers pinned to CPU ${SERVER_CPU}, load to CPU ${CLIENT_CPU}` : "not pinned"
+      }; net.ipv4.tcp_migrate_req=${migration ?? "unknown"}`,
+  );
   await using dir = await TempDir.create();
   const pairs = [await mintCertificate(), await mintCertificate()];
-  const results = new Map<
-    string,
-    { rps: number[]; failed: number; protocol: string; reloads: { ok: number; failed: number } }
-  >();
+  const results = new Map<string, {
+    rps: number[];
+    cpu: number[];
+    failed: number;
+    protocol: string;
+    reloads: { ok: number; failed: number };
+  }>();
   for (let round = 1; round <= rounds; round++) {
     for (const client of clients) {
       for (const scenario of SCENARIOS) {
@@ -233,46 +301,101 @@ async function main(): Promise<void> {
         const reloader = scenario.reloadEveryMs !== undefined && running.server
           ? _reloadLoop(running.server, dir, pairs, scenario.reloadEveryMs)
           : undefined;
+        const cpuBefore = await _cpuMicros(running.pid);
         const measured = client.parse(await _run(client.tool, client.args(url, seconds)));
+        const cpu = (await _cpuMicros(running.pid) - cpuBefore) / measured.requests;
         const reloads = (await reloader?.stop()) ?? { ok: 0, failed: 0 };
         await running.stop();
         const key = `${scenario.name}|${client.name}`;
         const entry = results.get(key) ??
-          { rps: [], failed: 0, protocol: measured.protocol, reloads: { ok: 0, failed: 0 } };
+          {
+            rps: [],
+            cpu: [],
+            failed: 0,
+            protocol: measured.protocol,
+            reloads: { ok: 0, failed: 0 },
+          };
         entry.rps.push(measured.rps);
+        entry.cpu.push(cpu);
         entry.failed += measured.failed;
         entry.reloads.ok += reloads.ok;
         entry.reloads.failed += reloads.failed;
         results.set(key, entry);
         console.error(
-          `round ${round}: ${scenario.name} / ${client.name}: ${
-            Math.round(measured.rps)
-          } req/s, ${measured.failed} failed, ${reloads.ok} reloads`,
+          `round ${round}: ${scenario.name} / ${client.name}: ${Math.round(measured.rps)} req/s, ` +
+            `${cpu.toFixed(1)} µs CPU/request, ${measured.failed} failed, ${reloads.ok} reloads`,
         );
       }
     }
   }
 
   console.log(
-    `\n| client | server | protocol | req/s (median of ${rounds}) | vs baseline | failed requests | reloads ok / failed |`,
+    `\n| client | server | protocol | req/s (median of ${rounds}) | vs baseline | CPU µs/request | ` +
+      "CPU vs baseline | failed requests | reloads ok / failed |",
   );
-  console.log("| --- | --- | --- | ---: | ---: | ---: | ---: |");
+  console.log("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const client of clients) {
-    const baseline = _median(results.get(`${BASELINE}|${client.name}`)?.rps ?? []);
+    const baseline = results.get(`${BASELINE}|${client.name}`);
+    const [baseRps, baseCpu] = [_median(baseline?.rps ?? []), _median(baseline?.cpu ?? [])];
     for (const scenario of SCENARIOS) {
       const entry = results.get(`${scenario.name}|${client.name}`);
       if (entry === undefined) continue;
-      const rps = _median(entry.rps);
+      const [rps, cpu] = [_median(entry.rps), _median(entry.cpu)];
       const reloads = scenario.reloadEveryMs === undefined
         ? "–"
         : `${entry.reloads.ok} / ${entry.reloads.failed}`;
       console.log(
-        `| ${client.name} | ${scenario.name} | ${entry.protocol} | ${Math.round(rps)} | ${
-          (rps / baseline).toFixed(2)
-        }× | ${entry.failed} | ${reloads} |`,
+        `| ${client.name} | ${scenario.name} | ${entry.protocol} | ${Math.round(rps)} | ` +
+          `${(rps / baseRps).toFixed(2)}× | ${cpu.toFixed(1)} | ${(baseCpu / cpu).toFixed(2)}× | ` +
+          `${entry.failed} | ${reloads} |`,
       );
     }
   }
+  if (clients.some((client) => client.tool === "wrk")) await _memory(dir, pairs, seconds);
+}
+
+const SWAPS_PER_BATCH = 1_000;
+
+/** RSS of the native front over short connections and swaps: it must level off, not climb. */
+async function _memory(dir: TempDir, pairs: MintedCertificate[], seconds: number) {
+  const running = await _startSignalServer(dir, pairs[0] as MintedCertificate, "native");
+  const url = `https://127.0.0.1:${running.port}/hello`;
+  const rows: string[] = [`| ready | – | – | ${(await _rssMiB(running.pid)).toFixed(1)} |`];
+  let connections = 0;
+  let swaps = 0;
+  for (let batch = 1; batch <= 2; batch++) {
+    const output = await _run("wrk", [
+      "-t1",
+      `-c${CONNECTIONS}`,
+      `-d${seconds * 2}s`,
+      "-H",
+      "Connection: close",
+      url,
+    ]);
+    const measured = _wrkParse(output);
+    connections += measured.requests;
+    rows.push(
+      `| short connections, batch ${batch} | ${connections} | ${swaps} | ${
+        (await _rssMiB(running.pid)).toFixed(1)
+      } |`,
+    );
+    for (let i = 0; i < SWAPS_PER_BATCH; i++) {
+      const next = pairs[(swaps + 1) % pairs.length] as MintedCertificate;
+      await dir.write("cert.pem", next.certificatePem);
+      await dir.write("key.pem", next.keyPem);
+      const answer = await postReload(running.server);
+      if (answer.status === 200) swaps++;
+    }
+    rows.push(
+      `| swaps, batch ${batch} | ${connections} | ${swaps} | ${
+        (await _rssMiB(running.pid)).toFixed(1)
+      } |`,
+    );
+  }
+  await running.stop();
+  console.log("\n| native front, after | short connections | swaps | RSS MiB |");
+  console.log("| --- | ---: | ---: | ---: |");
+  for (const row of rows) console.log(row);
 }
 
 if (import.meta.main) await main();

@@ -9,6 +9,8 @@
 
 import type { Certificate, CertificateError, FileRole } from "./certificate.ts";
 import type { ListenError } from "./listen.ts";
+import type { ConnectionMigration } from "./native_front.ts";
+import type { Notice } from "./notice.ts";
 import type { ReloadOutcome, ReloadOutcomeKind } from "./reloader.ts";
 import type { StartError, StartErrorKind } from "./start_error.ts";
 
@@ -102,6 +104,53 @@ export function formatStop(phase: "stopping" | "stopped" | "forced"): string {
     default:
       return _unreachable(phase);
   }
+}
+
+/**
+ * Renders a notice as the line an operator reads.
+ *
+ * @example
+ * ```ts ignore
+ * serveWithReload({ ...options, onNotice: (notice) => console.log(formatNotice(notice)) });
+ * ```
+ */
+export function formatNotice(notice: Notice): string {
+  switch (notice.kind) {
+    case "tls_front":
+      return _frontLine(notice);
+    case "connection_migration":
+      return _migrationLine(notice.migration);
+    default:
+      return _unreachable(notice);
+  }
+}
+
+function _frontLine(notice: Extract<Notice, { kind: "tls_front" }>): string {
+  const serving = `HTTPS served by the ${notice.front} front (${notice.protocols.join(", ")})`;
+  switch (notice.fallback) {
+    case undefined:
+      return serving;
+    case "no_unstable_net":
+      return `${serving}: the native front (HTTP/2, native speed) needs Deno's --unstable-net ` +
+        "flag; add it to serve natively";
+    case "no_internal_api":
+      return `${serving}: this Deno version lacks the internal serveHttpOnConnection the ` +
+        "native front uses";
+    default:
+      return _unreachable(notice.fallback);
+  }
+}
+
+function _migrationLine(migration: ConnectionMigration): string {
+  if (migration === "on") {
+    return "net.ipv4.tcp_migrate_req is on: connections waiting to be accepted move to the " +
+      "new listener on a certificate swap";
+  }
+  return `net.ipv4.tcp_migrate_req ${migration === "off" ? "is 0" : "could not be checked"}: ` +
+    "clients that open a connection per request may see a reset during a certificate swap " +
+    "(connections still waiting in the old listener's queue); set it to 1 with " +
+    "sysctl -w net.ipv4.tcp_migrate_req=1 (persist it in /etc/sysctl.d/, or set it in the " +
+    "pod's securityContext.sysctls on Kubernetes)";
 }
 
 /** Renders a certificate rejected at startup, with the same cause wording as a failed reload. */

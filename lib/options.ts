@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { err, ok, type Result } from "./result.ts";
 import { DEFAULT_ADDRESSES, isLoopback, MAX_PORT } from "./serve_options.ts";
+import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "./tls_front.ts";
 
 /** Everything the server is configured with. */
 export interface Options {
@@ -23,6 +24,8 @@ export interface Options {
   readonly controlHostname: string;
   /** Port the control server listens on. */
   readonly controlPort: number;
+  /** The HTTPS front: native (needs --unstable-net), node, or auto. */
+  readonly tlsFront: TlsFrontChoice;
 }
 
 /** The values used for flags that are not given. */
@@ -30,6 +33,7 @@ export const DEFAULT_OPTIONS: Options = {
   cert: "cert.pem",
   key: undefined,
   ...DEFAULT_ADDRESSES,
+  tlsFront: "auto",
 };
 
 /** What parsing the command line asks for: run with options, or print help. */
@@ -42,7 +46,7 @@ export const USAGE = `signal-server: serves GET /hello and reloads its TLS certi
 telling the operator whether the reload worked.
 
 Usage: deno task start [options]
-       (or: deno run --allow-read=<cert>[,<key>] --allow-net=<app>,<control> main.ts [options])
+       (or: deno run --allow-read=<cert>[,<key>] --allow-net=<app>,<control> [--unstable-net] main.ts [options])
 
 Options:
   --cert <path>              certificate PEM file, leaf first (default: ${DEFAULT_OPTIONS.cert})
@@ -51,6 +55,8 @@ Options:
   --port <port>              app server port (default: ${DEFAULT_OPTIONS.port})
   --control-hostname <addr>  control server address, loopback only (default: ${DEFAULT_OPTIONS.controlHostname})
   --control-port <port>      control server port (default: ${DEFAULT_OPTIONS.controlPort})
+  --tls-front <front>        HTTPS front: native (HTTP/2 and 1.1, needs --unstable-net), node
+                             (node:https, HTTP/1.1), or auto: native when it can run (default: auto)
   -h, --help                 print this help
 
 Reload the certificate:
@@ -73,6 +79,7 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
         port: { type: "string" },
         "control-hostname": { type: "string" },
         "control-port": { type: "string" },
+        "tls-front": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -91,6 +98,10 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
         `got "${controlHostname}": the control server can reload certificates and has no authentication`,
     );
   }
+  const tlsFront = values["tls-front"] ?? DEFAULT_OPTIONS.tlsFront;
+  if (!(TLS_FRONT_CHOICES as readonly string[]).includes(tlsFront)) {
+    return err(`--tls-front must be one of ${TLS_FRONT_CHOICES.join(", ")}, got "${tlsFront}"`);
+  }
   for (const flag of ["cert", "key", "hostname"] as const) {
     if (values[flag] === "") return err(`--${flag} must not be empty`);
   }
@@ -103,6 +114,7 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
       port: port.value,
       controlHostname,
       controlPort: controlPort.value,
+      tlsFront: tlsFront as TlsFrontChoice,
     },
   });
 }

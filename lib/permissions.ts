@@ -1,6 +1,7 @@
 /**
  * The least-privilege permission flags for a configuration: read access to
- * the certificate (and key) only, net access to the two listen addresses only.
+ * the certificate (and key) only, net access to the two listen addresses only,
+ * and `--unstable-net` when the native HTTPS front may serve (SO_REUSEPORT).
  * `deno task start` writes them out for the defaults; tests use this function
  * to spawn the server exactly as narrowly, and a test keeps the two in step.
  *
@@ -16,5 +17,12 @@ export function permissionFlags(options: Options): string[] {
     hostPort(options.hostname, options.port),
     hostPort(options.controlHostname, options.controlPort),
   ];
-  return ["--no-prompt", `--allow-read=${readable.join(",")}`, `--allow-net=${listens.join(",")}`];
+  const flags = [
+    "--no-prompt",
+    `--allow-read=${readable.join(",")}`,
+    `--allow-net=${listens.join(",")}`,
+  ];
+  // The native HTTPS front binds each certificate's listener with SO_REUSEPORT, which Deno gates.
+  const native = options.key !== undefined && options.tlsFront !== "node";
+  return native ? [...flags, "--unstable-net"] : flags;
 }

@@ -10,6 +10,8 @@ import type { ReloadOutcome } from "./reloader.ts";
 import { err, ok, type Result } from "./result.ts";
 import type { StopEvent } from "./signals.ts";
 import type { OptionError } from "./start_error.ts";
+import type { Notice } from "./notice.ts";
+import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "./tls_front.ts";
 
 /**
  * Where the control server listens.
@@ -60,6 +62,10 @@ export interface ServeWithReloadOptions {
   readonly onReload?: (outcome: ReloadOutcome) => void;
   /** Called at each step of a stop (signal received, stopped, forced exit), e.g. to log it. */
   readonly onStop?: (event: StopEvent) => void;
+  /** Called with what the operator should know: the HTTPS front in use, connection migration. */
+  readonly onNotice?: (notice: Notice) => void;
+  /** The HTTPS front: `native` (h2, needs `--unstable-net`), `node`, or `auto` (default: native when it can run). */
+  readonly tlsFront?: TlsFrontChoice;
 }
 
 /** The options with every default filled in, checked. */
@@ -82,6 +88,10 @@ export interface ResolvedServeOptions {
   readonly onReload: (outcome: ReloadOutcome) => void;
   /** Stop callback. */
   readonly onStop: (event: StopEvent) => void;
+  /** Notice callback. */
+  readonly onNotice: (notice: Notice) => void;
+  /** The HTTPS front asked for. */
+  readonly tlsFront: TlsFrontChoice;
 }
 
 /** Default app and control addresses of the library and of the CLI. */
@@ -120,6 +130,10 @@ export function resolveServeOptions(
   if (hostname === "") return problem("hostname", "must not be empty");
   const port = options.port ?? DEFAULT_ADDRESSES.port;
   if (!isPort(port)) return problem("port", portProblem(port));
+  const tlsFront = options.tlsFront ?? "auto";
+  if (!TLS_FRONT_CHOICES.includes(tlsFront)) {
+    return problem("tlsFront", `must be one of ${TLS_FRONT_CHOICES.join(", ")}, got "${tlsFront}"`);
+  }
   let control: ResolvedServeOptions["control"];
   if (options.control !== false) {
     const controlHostname = options.control?.hostname ?? DEFAULT_ADDRESSES.controlHostname;
@@ -144,6 +158,8 @@ export function resolveServeOptions(
     signals: options.signals ?? true,
     onReload: options.onReload ?? (() => {}),
     onStop: options.onStop ?? (() => {}),
+    onNotice: options.onNotice ?? (() => {}),
+    tlsFront,
   });
 }
 

@@ -1,33 +1,39 @@
 /**
- * The HTTPS front of the app server: one `node:https` listener whose
- * certificate and key are swapped as one pair with `setSecureContext()`, and
- * which serves any web-standard handler: each request becomes a real
- * `Request`, and the handler's `Response` is written back faithfully.
- *
- * Why this and not `Deno.serve({ cert, key })`: no public Deno 2.9.6 API
- * changes the certificate of a running `Deno.serve` listener, and rolling to a
- * new `Deno.serve` (SO_REUSEPORT) loses requests on every swap (see README,
- * "HTTPS mode"). This module is the only place that knows how TLS is served,
- * so it can be replaced when Deno grows the API.
+ * What an HTTPS front is: a listener serving a handler whose certificate and
+ * key can be replaced as one pair while it runs. Two fronts implement it:
+ * the native one (`lib/native_front.ts`: Deno's own HTTP, h2 and http/1.1,
+ * a listener per certificate) and the `node:https` one (`lib/node_front.ts`,
+ * the fallback). This module holds the interface, the choice between them,
+ * and what both share.
  *
  * @module
  */
 
-import https from "node:https";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { Readable } from "node:stream";
 import type { Certificate, CertificateError } from "./certificate.ts";
-import { type ListenAddress, type ListenError, listenError } from "./listen.ts";
-import { hostPort } from "./options.ts";
+import type { OptionError } from "./start_error.ts";
 import { err, ok, type Result } from "./result.ts";
+
+/** The HTTPS fronts: Deno's native HTTP (h2 and http/1.1) or `node:https` (http/1.1). */
+export type TlsFrontName = "native" | "node";
+
+/** What the operator asks for: a front by name, or `auto` (native when it can run, else node). */
+export type TlsFrontChoice = TlsFrontName | "auto";
+
+/** The choices, for flag parsing and messages. */
+export const TLS_FRONT_CHOICES: readonly TlsFrontChoice[] = ["auto", "native", "node"];
+
+/** Why the native front cannot run in this process. */
+export type NativeFrontUnavailable = "no_unstable_net" | "no_internal_api";
 
 /** How long shutdown waits for busy connections before closing them. */
 export const SHUTDOWN_GRACE_MS = 10_000;
 
-const INTERNAL_ERROR_BODY = "Internal Server Error";
-
 /** A running HTTPS listener whose certificate can be replaced while it runs. */
 export interface TlsFront {
+  /** Which front this is. */
+  readonly name: TlsFrontName;
+  /** The ALPN protocols it offers, e.g. `["h2", "http/1.1"]`. */
+  readonly protocols: readonly string[];
   /** The bound address. */
   readonly addr: Deno.NetAddr;
   /** Makes every handshake that starts after it returns present this certificate and key. */
@@ -36,160 +42,34 @@ export interface TlsFront {
   shutdown(): Promise<void>;
 }
 
-/** Starts an HTTPS listener serving `handler` with a validated certificate and key. */
-export async function listenTls(
-  address: ListenAddress,
-  certificate: Certificate,
-  handler: Deno.ServeHandler<Deno.NetAddr>,
-): Promise<Result<TlsFront, ListenError>> {
-  const where = hostPort(address.hostname, address.port);
-  // node:net reports a missing --allow-net asynchronously as an uncaught error: ask first.
-  const permission = await Deno.permissions.query({ name: "net", host: where });
-  if (permission.state !== "granted") {
-    return err({ kind: "permission_denied", server: "app", address: where, deniedBy: "deno" });
-  }
-  const server = https.createServer(
-    { cert: certificate.certificatePem, key: certificate.keyPem },
-    (request, response) => void _serve(handler, request, response),
-  );
-  const bound = await new Promise<Result<Deno.NetAddr, ListenError>>((resolve) => {
-    server.once("error", (error) => resolve(err(listenError("app", where, error))));
-    server.listen(address.port, address.hostname, () => {
-      const info = server.address();
-      const port = typeof info === "object" && info !== null ? info.port : address.port;
-      resolve(ok({ transport: "tcp", hostname: address.hostname, port }));
-    });
-  });
-  if (!bound.ok) return bound;
-  return ok({
-    addr: bound.value,
-    swap(next) {
-      try {
-        server.setSecureContext({ cert: next.certificatePem, key: next.keyPem });
-        return ok(undefined);
-      } catch (error) {
-        return err({
-          kind: "tls_rejected",
-          path: next.path,
-          reason: error instanceof Error ? error.message : String(error),
-        });
-      }
-    },
-    shutdown() {
-      return new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-        server.close(() => {
-          clearTimeout(force);
-          resolve();
-        });
-        server.closeIdleConnections();
-      });
-    },
+/** The front to start for a choice, given whether the native front can run; `fallback` says why auto fell back. */
+export function chooseTlsFront(
+  choice: TlsFrontChoice,
+  unavailable: NativeFrontUnavailable | undefined,
+): Result<{ front: TlsFrontName; fallback?: NativeFrontUnavailable }, OptionError> {
+  if (choice === "node") return ok({ front: "node" });
+  if (unavailable === undefined) return ok({ front: "native" });
+  if (choice === "auto") return ok({ front: "node", fallback: unavailable });
+  return err({
+    option: "tlsFront",
+    problem: unavailable === "no_unstable_net"
+      ? "native needs Deno's --unstable-net flag (for SO_REUSEPORT listeners); add it, or choose node"
+      : "native needs Deno's internal serveHttpOnConnection, which this Deno version lacks; " +
+        "choose node",
   });
 }
 
-/** Runs the handler for one node request and writes its response; never rejects. */
-async function _serve(
-  handler: Deno.ServeHandler<Deno.NetAddr>,
-  incoming: IncomingMessage,
-  outgoing: ServerResponse,
-): Promise<void> {
-  const { promise: completed, resolve, reject } = Promise.withResolvers<void>();
-  completed.catch(() => {});
-  outgoing.once("finish", () => resolve());
-  outgoing.once("close", () => reject(new Deno.errors.Interrupted("response not completed")));
-  let response: Response;
-  try {
-    response = await handler(_toRequest(incoming), {
-      remoteAddr: {
-        transport: "tcp",
-        hostname: incoming.socket.remoteAddress ?? "",
-        port: incoming.socket.remotePort ?? 0,
-      },
-      completed,
-    });
-  } catch (error) {
-    console.error("signal-server: the app's handler threw:", error);
-    response = new Response(INTERNAL_ERROR_BODY, { status: 500 });
-  }
-  try {
-    await _writeResponse(response, incoming.method === "HEAD", outgoing);
-  } catch {
-    // The client went away while the body was written: nothing is left to answer.
-    outgoing.destroy();
-  }
+/** The answer to a request whose handler threw: a plain 500, the error logged, never leaked. */
+export function handlerFailed(error: unknown): Response {
+  console.error("signal-server: the app's handler threw:", error);
+  return new Response("Internal Server Error", { status: 500 });
 }
 
-/** A web-standard `Request` for a node request: full https URL, every header, the body streamed. */
-function _toRequest(incoming: IncomingMessage): Request {
-  const headers = new Headers();
-  const raw = incoming.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    headers.append(raw[i] as string, raw[i + 1] as string);
-  }
-  const method = incoming.method ?? "GET";
-  const host = incoming.headers.host ?? hostPort(incoming.socket.localAddress ?? "localhost", 443);
-  const hasBody = method !== "GET" && method !== "HEAD";
-  const aborted = new AbortController();
-  incoming.once("close", () => {
-    if (!incoming.complete) aborted.abort();
-  });
-  return new Request(`https://${host}${incoming.url ?? "/"}`, {
-    method,
-    headers,
-    body: hasBody ? Readable.toWeb(incoming) as ReadableStream<Uint8Array> : null,
-    signal: aborted.signal,
-  });
-}
-
-/** Writes status, every header (each `set-cookie` apart) and the body, honouring backpressure. */
-async function _writeResponse(
-  response: Response,
-  isHead: boolean,
-  outgoing: ServerResponse,
-): Promise<void> {
-  outgoing.statusCode = response.status;
-  if (response.statusText !== "") outgoing.statusMessage = response.statusText;
-  for (const [name, value] of response.headers) {
-    if (name !== "set-cookie") outgoing.setHeader(name, value);
-  }
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length > 0) outgoing.setHeader("set-cookie", cookies);
-  if (response.body === null || isHead) {
-    await response.body?.cancel();
-    outgoing.end();
-    return;
-  }
-  const reader = response.body.getReader();
-  const first = await reader.read();
-  if (first.done) {
-    outgoing.end();
-    return;
-  }
-  const second = await reader.read();
-  if (second.done) {
-    // A body of one chunk (every string or bytes body) goes out with a Content-Length.
-    if (!outgoing.hasHeader("content-length")) {
-      outgoing.setHeader("content-length", first.value.byteLength);
-    }
-    outgoing.end(first.value);
-    return;
-  }
-  let chunk: ReadableStreamReadResult<Uint8Array> = second;
-  if (!outgoing.write(first.value)) await _drained(outgoing);
-  for (; !chunk.done; chunk = await reader.read()) {
-    if (!outgoing.write(chunk.value)) await _drained(outgoing);
-  }
-  outgoing.end();
-}
-
-function _drained(outgoing: ServerResponse): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onClose = () => reject(new Deno.errors.Interrupted("connection closed"));
-    outgoing.once("close", onClose);
-    outgoing.once("drain", () => {
-      outgoing.off("close", onClose);
-      resolve();
-    });
-  });
+/** The error of a reload whose pair the TLS stack refused although it parsed. */
+export function tlsRejected(certificate: Certificate, error: unknown): CertificateError {
+  return {
+    kind: "tls_rejected",
+    path: certificate.path,
+    reason: error instanceof Error ? error.message : String(error),
+  };
 }

@@ -8,7 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { formatOutcome, formatStartError, serveWithReload } from "../mod.ts";
+import { formatNotice, formatOutcome, formatStartError, serveWithReload } from "../mod.ts";
 
 /** How many chunks `GET /stream` sends. */
 export const STREAM_CHUNKS = 5;
@@ -39,10 +39,11 @@ async function handler(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAdd
       return new Response("two cookies\n", { status: 202, statusText: "Accepted", headers });
     }
     case "/stream": {
+      const pause = Number(url.searchParams.get("pause") ?? 20);
       let sent = 0;
       const body = new ReadableStream<Uint8Array>({
         async pull(controller) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await new Promise((resolve) => setTimeout(resolve, pause));
           controller.enqueue(new TextEncoder().encode(`chunk ${++sent}\n`));
           if (sent === STREAM_CHUNKS) controller.close();
         },
@@ -66,6 +67,7 @@ if (import.meta.main) {
       port: { type: "string" },
       "control-hostname": { type: "string" },
       "control-port": { type: "string" },
+      "tls-front": { type: "string" },
     },
   });
   const log = (tag: string, text: string) =>
@@ -77,7 +79,10 @@ if (import.meta.main) {
     port: Number(values.port),
     control: { hostname: values["control-hostname"], port: Number(values["control-port"]) },
     handler,
+    tlsFront: values["tls-front"] as "native" | "node" | undefined,
     onReload: (outcome) => log(outcome.trigger, formatOutcome(outcome)),
+    onNotice: (notice) => log("startup", formatNotice(notice)),
+    onStop: (event) => log(event.signal, event.phase),
   });
   if (!started.ok) {
     console.error(formatStartError(started.error));

@@ -192,6 +192,7 @@ export function serverFlags(options: Options): string[] {
     `--control-hostname=${options.controlHostname}`,
     `--control-port=${options.controlPort}`,
   ];
+  if (options.tlsFront !== "auto") flags.push(`--tls-front=${options.tlsFront}`);
   return options.key === undefined ? flags : [...flags, `--key=${options.key}`];
 }
 

@@ -3,6 +3,7 @@ import type { CertificateError, CertificateErrorKind } from "../lib/certificate.
 import {
   describeError,
   formatListenError,
+  formatNotice,
   formatOutcome,
   formatStartupFailure,
   OUTCOME_HTTP_STATUS,
@@ -217,4 +218,30 @@ Deno.test("errors about symbolic links name the link's target and never ask for 
     }),
     /check the owner and mode of "\.\.data\/tls\.key", where the symbolic link leads/,
   );
+});
+
+Deno.test("notices say which HTTPS front serves, why after a fallback, and how to turn connection migration on", () => {
+  assert.equal(
+    formatNotice({ kind: "tls_front", front: "native", protocols: ["h2", "http/1.1"] }),
+    "HTTPS served by the native front (h2, http/1.1)",
+  );
+  assert.match(
+    formatNotice({
+      kind: "tls_front",
+      front: "node",
+      protocols: ["http/1.1"],
+      fallback: "no_unstable_net",
+    }),
+    /^HTTPS served by the node front \(http\/1\.1\): .*needs Deno's --unstable-net flag/,
+  );
+  assert.match(
+    formatNotice({ kind: "connection_migration", migration: "on" }),
+    /^net\.ipv4\.tcp_migrate_req is on: /,
+  );
+  for (const migration of ["off", "unknown"] as const) {
+    assert.match(
+      formatNotice({ kind: "connection_migration", migration }),
+      /may see a reset during a certificate swap.*sysctl -w net\.ipv4\.tcp_migrate_req=1/,
+    );
+  }
 });

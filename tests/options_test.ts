@@ -22,6 +22,7 @@ Deno.test("no flags give the documented defaults", () => {
     port: 8080,
     controlHostname: "127.0.0.1",
     controlPort: 3000,
+    tlsFront: "auto",
   });
 });
 
@@ -39,6 +40,8 @@ Deno.test("every flag sets its option", () => {
       "::1",
       "--control-port",
       "0",
+      "--tls-front",
+      "node",
     ]),
     {
       cert: "/etc/a.pem",
@@ -47,6 +50,7 @@ Deno.test("every flag sets its option", () => {
       port: 8443,
       controlHostname: "::1",
       controlPort: 0,
+      tlsFront: "node",
     },
   );
 });
@@ -64,6 +68,10 @@ Deno.test("bad flags are usage errors that say what is wrong", () => {
   assert.match(usageError(["--bogus"]), /bogus/);
   assert.match(usageError(["extra"]), /extra/);
   assert.match(usageError(["--cert="]), /--cert must not be empty/);
+  assert.match(
+    usageError(["--tls-front", "fast"]),
+    /--tls-front must be one of auto, native, node, got "fast"/,
+  );
 });
 
 Deno.test("the control server refuses a non-loopback address", () => {
@@ -78,8 +86,16 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
       "--no-prompt",
       "--allow-read=cert.pem,key.pem",
       "--allow-net=127.0.0.1:8080,[::1]:3000",
+      "--unstable-net",
     ],
+    "the native front (auto) needs --unstable-net for its reusePort listeners",
   );
+  assert.deepEqual(
+    permissionFlags({ ...DEFAULT_OPTIONS, key: "key.pem", tlsFront: "node" }),
+    ["--no-prompt", "--allow-read=cert.pem,key.pem", "--allow-net=127.0.0.1:8080,127.0.0.1:3000"],
+    "the node front needs no unstable flag",
+  );
+  assert.ok(!permissionFlags(DEFAULT_OPTIONS).includes("--unstable-net"), "plain HTTP needs none");
   assert.equal(hostPort("::1", 3000), "[::1]:3000");
 });
 

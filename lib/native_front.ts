@@ -1,0 +1,260 @@
+/**
+ * The native HTTPS front: Deno's own HTTP server (hyper: h2 and http/1.1 by
+ * ALPN) on connections from our own `Deno.listenTls` accept loop.
+ *
+ * A swap binds a new listener with the new pair on the same port
+ * (`SO_REUSEPORT`), then closes the old *listener* only: connections it
+ * accepted go on with the certificate they shook hands with, and every
+ * connection accepted after the swap returns presents the new one. A pair
+ * rustls refuses throws before anything is bound, so the old listener stays.
+ *
+ * Each accepted connection is served by `serveHttpOnConnection`, which Deno
+ * 2.9.6 keeps internal (`ext/http/00_serve.ts`); {@linkcode nativeFrontUnavailable}
+ * says when it (or `--unstable-net`, which `reusePort` needs) is missing, and
+ * the caller falls back to the `node:https` front.
+ *
+ * @module
+ */
+
+import type { Certificate } from "./certificate.ts";
+import { type ListenAddress, type ListenError, listenError } from "./listen.ts";
+import { hostPort } from "./options.ts";
+import { err, ok, type Result } from "./result.ts";
+import {
+  handlerFailed,
+  type NativeFrontUnavailable,
+  SHUTDOWN_GRACE_MS,
+  type TlsFront,
+  tlsRejected,
+} from "./tls_front.ts";
+
+/** What `net.ipv4.tcp_migrate_req` was found to be, by watching the kernel rather than reading /proc. */
+export type ConnectionMigration = "on" | "off" | "unknown";
+
+/** The protocols the native front offers, in order of preference. */
+export const NATIVE_PROTOCOLS: readonly string[] = ["h2", "http/1.1"];
+
+/** How long the migration check waits for either sign before it gives up. */
+const MIGRATION_CHECK_MS = 2_000;
+/** Pause after a failed accept (e.g. out of file descriptors) before trying again. */
+const ACCEPT_RETRY_MS = 50;
+
+/** One served connection, as `serveHttpOnConnection` returns it. */
+interface ServedConnection {
+  readonly finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+type ServeOnConnection = (
+  conn: Deno.Conn,
+  signal: AbortSignal,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  onError: (error: unknown) => Response,
+  onListen: (scheme: string) => void,
+) => ServedConnection;
+
+/** A connection being served, and whether a request reached the handler on it yet. */
+interface Tracked {
+  readonly served: ServedConnection;
+  readonly abort: AbortController;
+  readonly state: { seen: boolean };
+}
+
+/** Why the native front cannot run in this process, or `undefined` when it can. */
+export function nativeFrontUnavailable(): NativeFrontUnavailable | undefined {
+  // Deno.listenDatagram exists only under --unstable-net, which reusePort needs; without the flag
+  // a reusePort listen ends the process at once, so it must be known before.
+  if (!("listenDatagram" in Deno)) return "no_unstable_net";
+  return _serveOnConnection() === undefined ? "no_internal_api" : undefined;
+}
+
+function _serveOnConnection(): ServeOnConnection | undefined {
+  const internal = Reflect.get(Deno, Reflect.get(Deno, "internal") as symbol) as unknown;
+  const serve = typeof internal === "object" && internal !== null
+    ? Reflect.get(internal, "serveHttpOnConnection")
+    : undefined;
+  return typeof serve === "function" ? serve as ServeOnConnection : undefined;
+}
+
+/**
+ * Starts the native front. `onMigration` is told, soon after, whether the
+ * kernel hands connections waiting in a closed listener's queue to the next
+ * one (`net.ipv4.tcp_migrate_req`), found by a test connection at startup.
+ */
+export async function listenNativeTls(
+  address: ListenAddress,
+  certificate: Certificate,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  onMigration: (migration: ConnectionMigration) => void,
+): Promise<Result<TlsFront, ListenError>> {
+  const serve = _serveOnConnection();
+  const where = hostPort(address.hostname, address.port);
+  if (serve === undefined) {
+    return err({ kind: "other", server: "app", address: where, reason: "no native front" });
+  }
+  const connections = new Set<Tracked>();
+  let stopping = false;
+  const bind = (port: number, pair: Certificate) =>
+    Deno.listenTls({
+      hostname: address.hostname,
+      port,
+      reusePort: true,
+      alpnProtocols: [...NATIVE_PROTOCOLS],
+      cert: pair.certificatePem,
+      key: pair.keyPem ?? "",
+    });
+
+  let port: number;
+  let listener: Deno.TlsListener;
+  let migrationProbe: MigrationProbe;
+  try {
+    // SO_REUSEPORT would let a second instance bind the same port silently. A plain bind
+    // fails while any listener holds the port, so it tells whether the port is ours to take.
+    const probe = Deno.listen({ hostname: address.hostname, port: address.port });
+    port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    migrationProbe = await MigrationProbe.start(address.hostname, port);
+    listener = bind(port, certificate);
+  } catch (error) {
+    return err(listenError("app", where, error));
+  }
+
+  const accept = async (from: Deno.TlsListener) => {
+    while (true) {
+      let conn: Deno.TlsConn;
+      try {
+        conn = await from.accept();
+      } catch (error) {
+        if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
+          return; // This listener was closed by a swap or by shutdown.
+        }
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      if (migrationProbe.claims(conn)) continue;
+      const abort = new AbortController();
+      const state = { seen: false };
+      const seenHandler: Deno.ServeHandler<Deno.NetAddr> = (request, info) => {
+        state.seen = true;
+        return handler(request, info);
+      };
+      let served: ServedConnection;
+      try {
+        served = serve(conn, abort.signal, seenHandler, handlerFailed, () => {});
+      } catch {
+        conn.close();
+        continue;
+      }
+      const tracked: Tracked = { served, abort, state };
+      connections.add(tracked);
+      // `finished` rejects when a client goes away early; that ends the connection all the same.
+      tracked.served.finished.catch(() => {}).finally(() => connections.delete(tracked));
+    }
+  };
+  void accept(listener);
+  void migrationProbe.finish(onMigration);
+
+  return ok({
+    name: "native",
+    protocols: NATIVE_PROTOCOLS,
+    addr: { transport: "tcp", hostname: address.hostname, port },
+    swap(next) {
+      if (stopping) return err(tlsRejected(next, new Error("the server is shutting down")));
+      let fresh: Deno.TlsListener;
+      try {
+        fresh = bind(port, next);
+      } catch (error) {
+        return err(tlsRejected(next, error));
+      }
+      const old = listener;
+      listener = fresh;
+      void accept(fresh);
+      old.close();
+      return ok(undefined);
+    },
+    async shutdown() {
+      if (stopping) return;
+      stopping = true;
+      listener.close();
+      // A connection that never reached the handler (handshake or h2 preface pending) would
+      // hold a graceful shutdown forever: abort it. Never abort after shutdown(): Deno throws.
+      const closing = [...connections].map((tracked) => {
+        if (!tracked.state.seen) tracked.abort.abort();
+        else void tracked.served.shutdown().catch(() => {});
+        return tracked.served.finished.catch(() => {});
+      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(closing),
+        new Promise((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
+      ]);
+      clearTimeout(timer);
+    },
+  });
+}
+
+/**
+ * Finds out whether `net.ipv4.tcp_migrate_req` is on without reading /proc
+ * (Deno 2.9.6 allows /proc only under --allow-all): a test connection waits
+ * in a plain listener's queue; the real listener is bound and the plain one
+ * closed. With migration on, the kernel hands the connection to the real
+ * listener; with it off, the connection is reset.
+ */
+class MigrationProbe {
+  readonly #listener: Deno.Listener | undefined;
+  readonly #client: Deno.Conn | undefined;
+  #claimPort: number | undefined;
+  #migrated: (() => void) | undefined;
+
+  private constructor(listener?: Deno.Listener, client?: Deno.Conn) {
+    this.#listener = listener;
+    this.#client = client;
+  }
+
+  /** Opens the plain listener and connects to it, before the real listener is bound. */
+  static async start(hostname: string, port: number): Promise<MigrationProbe> {
+    let listener: Deno.Listener | undefined;
+    try {
+      listener = Deno.listen({ hostname, port, reusePort: true });
+      return new MigrationProbe(listener, await Deno.connect({ hostname, port }));
+    } catch {
+      listener?.close();
+      return new MigrationProbe();
+    }
+  }
+
+  /** Whether an accepted connection is the probe's (then it is closed, not served). */
+  claims(conn: Deno.Conn): boolean {
+    const port = (conn.remoteAddr as Deno.NetAddr).port;
+    if (this.#claimPort === undefined || port !== this.#claimPort) return false;
+    this.#migrated?.();
+    conn.close();
+    return true;
+  }
+
+  /** Closes the plain listener now that the real one is bound, and reports what happened. */
+  async finish(report: (migration: ConnectionMigration) => void): Promise<void> {
+    const [listener, client] = [this.#listener, this.#client];
+    if (listener === undefined || client === undefined) return report("unknown");
+    this.#claimPort = (client.localAddr as Deno.NetAddr).port;
+    const { promise: migrated, resolve } = Promise.withResolvers<ConnectionMigration>();
+    this.#migrated = () => resolve("on");
+    listener.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const answer = await Promise.race([
+      migrated,
+      client.read(new Uint8Array(1)).then(() => "off" as const, () => "off" as const),
+      new Promise<ConnectionMigration>((done) =>
+        timer = setTimeout(() => done("unknown"), MIGRATION_CHECK_MS)
+      ),
+    ]);
+    clearTimeout(timer);
+    this.#claimPort = undefined;
+    try {
+      client.close();
+    } catch {
+      // Already closed.
+    }
+    report(answer);
+  }
+}
