@@ -17,6 +17,7 @@ import { EXIT_CODE, START_ERROR_EXIT_CODE } from "./lib/format.ts";
 import { serverUrl } from "./lib/listen.ts";
 import { log, logOutcome, logStop } from "./lib/log.ts";
 import { parseOptions, USAGE } from "./lib/options.ts";
+import { readTokenFile } from "./lib/token.ts";
 import { formatNotice, formatStartError, serveWithReload } from "./mod.ts";
 
 /** Runs the server until SIGINT or SIGTERM; returns the process exit code. */
@@ -32,13 +33,27 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   const options = command.value.options;
   log("startup", `pid ${Deno.pid}`);
+  let token: string | undefined;
+  if (options.controlTokenFile !== undefined) {
+    const read = await readTokenFile(options.controlTokenFile);
+    if (!read.ok) {
+      console.error(formatStartError({ kind: "token", error: read.error }));
+      return START_ERROR_EXIT_CODE.token;
+    }
+    token = read.value;
+  }
   const started = await serveWithReload({
     cert: options.cert,
     key: options.key,
     hostname: options.hostname,
     port: options.port,
     handler: appHandler,
-    control: { hostname: options.controlHostname, port: options.controlPort },
+    control: {
+      hostname: options.controlHostname,
+      port: options.controlPort,
+      token,
+      socket: options.controlSocket,
+    },
     onReload: logOutcome,
     onStop: logStop,
     onNotice: (notice) => log("startup", formatNotice(notice)),
@@ -49,10 +64,13 @@ export async function main(args: readonly string[]): Promise<number> {
     return START_ERROR_EXIT_CODE[started.error.kind];
   }
   const server = started.value;
-  const control = serverUrl(server.controlAddr as Deno.NetAddr, RELOAD_PATH);
+  const controlAddr = server.controlAddr as Deno.NetAddr | Deno.UnixAddr;
+  const reloadCommand = "path" in controlAddr
+    ? `curl --unix-socket ${controlAddr.path} -X POST http://localhost${RELOAD_PATH}`
+    : `curl -X POST ${serverUrl(controlAddr, RELOAD_PATH)}`;
   log("startup", `app listening on ${serverUrl(server.addr, HELLO_PATH, server.scheme)}`);
-  log("startup", `control listening on ${control} (POST)`);
-  log("startup", `ready: reload with curl -X POST ${control} or kill -HUP ${Deno.pid}`);
+  log("startup", `control listening on ${serverUrl(controlAddr, RELOAD_PATH)} (POST)`);
+  log("startup", `ready: reload with ${reloadCommand} or kill -HUP ${Deno.pid}`);
   await server.finished;
   return EXIT_CODE.stopped;
 }

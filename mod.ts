@@ -26,7 +26,11 @@
 
 import { type Certificate, loadCertificate } from "./lib/certificate.ts";
 import { controlHandler } from "./lib/control_server.ts";
-import { listen, type ListenError } from "./lib/listen.ts";
+import { listen, type ListenError, listenUnix } from "./lib/listen.ts";
+import { accessPolicy } from "./lib/control_access.ts";
+import { ReloadHistory } from "./lib/history.ts";
+import { ReloadMetrics } from "./lib/metrics.ts";
+import { statusView } from "./lib/status_view.ts";
 import {
   Reloader,
   type ReloadOutcome,
@@ -72,8 +76,8 @@ export interface ReloadServer {
   readonly addr: Deno.NetAddr;
   /** `https` when a key was given, else `http`. */
   readonly scheme: "http" | "https";
-  /** The control server's bound address, or `undefined` when `control: false`. */
-  readonly controlAddr: Deno.NetAddr | undefined;
+  /** The control server's bound address (TCP or Unix socket), or `undefined` when `control: false`. */
+  readonly controlAddr: Deno.NetAddr | Deno.UnixAddr | undefined;
   /** The certificate being served now (the last one that loaded successfully). */
   readonly certificate: Certificate;
   /** Reloads the files, exactly as `POST /reload_certs` and SIGHUP do; the trigger is `api`. */
@@ -114,9 +118,19 @@ export async function serveWithReload(
   if (front !== undefined && !front.ok) return err({ kind: "invalid_option", error: front.error });
   const paths = { cert: config.cert, key: config.key };
   const at = new Date();
+  const started = performance.now();
   const loaded = await loadCertificate(paths, { now: at });
   if (!loaded.ok) return err({ kind: "certificate", error: loaded.error });
-  config.onReload(startupOutcome(loaded.value, at));
+  const history = new ReloadHistory();
+  let reloader: Reloader | undefined;
+  const metrics = new ReloadMetrics(() => reloader?.active ?? loaded.value);
+  const report = (outcome: ReloadOutcome) => {
+    history.record(outcome);
+    metrics.record(outcome);
+    config.onReload(outcome);
+    return outcome;
+  };
+  report(startupOutcome(loaded.value, at, performance.now() - started));
 
   const appAddress = { hostname: config.hostname, port: config.port };
   const onMigration = (migration: ConnectionMigration) =>
@@ -132,24 +146,29 @@ export async function serveWithReload(
     const fallback = front?.ok ? front.value.fallback : undefined;
     config.onNotice({ kind: "tls_front", front: tls.name, protocols: tls.protocols, fallback });
   }
-  const reloader = new Reloader(loaded.value, {
+  const active = new Reloader(loaded.value, {
     load: (now) => loadCertificate(paths, { now }),
     activate: tls && ((certificate) => tls.swap(certificate)),
+    loadedAt: at,
   });
-  const reload = async (trigger: ReloadTrigger) => {
-    const outcome = await reloader.reload(trigger);
-    config.onReload(outcome);
-    return outcome;
-  };
+  reloader = active;
+  const reload = async (trigger: ReloadTrigger) => report(await active.reload(trigger));
 
   const servers: { shutdown(): Promise<void> }[] = [app.value];
-  let controlAddr: Deno.NetAddr | undefined;
+  let controlAddr: Deno.NetAddr | Deno.UnixAddr | undefined;
   if (config.control !== undefined) {
-    const control = listen(
-      "control",
-      config.control,
-      controlHandler({ reload: () => reload("http") }),
-    );
+    const { hostname, port, token, socket } = config.control;
+    const handler = controlHandler({
+      reload: () => reload("http"),
+      active: () => active.active,
+      activeSince: () => active.activeSince,
+      status: (now) => statusView(active.active, active.activeSince, history.newestFirst(), now),
+      metrics,
+      access: accessPolicy(socket === undefined ? hostname : undefined, token),
+    });
+    const control = socket === undefined
+      ? listen("control", { hostname, port }, handler)
+      : await listenUnix("control", socket, handler);
     if (!control.ok) {
       await app.value.shutdown();
       return err({ kind: "listen", error: control.error });
@@ -183,7 +202,7 @@ export async function serveWithReload(
     scheme: tls ? "https" : "http",
     controlAddr,
     get certificate() {
-      return reloader.active;
+      return active.active;
     },
     reload: () => reload("api"),
     shutdown: () => stop("api"),

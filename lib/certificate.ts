@@ -25,14 +25,14 @@ const ENCRYPTED_KEY_LABEL = "ENCRYPTED PRIVATE KEY";
 const DENO_REFUSED_PATH = /access to "([^"]+)"/;
 
 /**
- * Which of the two files an error is about.
+ * Which file an error is about: the certificate, the key, or the control token.
  *
  * @example
  * ```ts ignore
  * if (error.kind === "not_found" && error.role === "key") console.error("the key file is missing");
  * ```
  */
-export type FileRole = "certificate" | "key";
+export type FileRole = "certificate" | "key" | "token";
 
 /** The files a certificate is loaded from. */
 export interface CertificatePaths {
@@ -66,18 +66,28 @@ export interface Certificate {
   readonly serialNumber: string;
   /** SHA-256 fingerprint of the leaf, colon-separated hex as `openssl x509 -fingerprint -sha256` prints it. */
   readonly fingerprint256: string;
-  /** SHA-256 fingerprints of every certificate of the chain, leaf first. */
-  readonly chainFingerprints: readonly string[];
+  /** Every certificate of the file, leaf first, then each issuer. */
+  readonly chain: readonly ChainCertificate[];
   /** Start of the leaf's validity. */
   readonly notBefore: Date;
   /** End of the leaf's validity. */
   readonly notAfter: Date;
-  /** Number of certificates in the file (leaf included). */
-  readonly chainLength: number;
   /** The chain in canonical PEM, leaf first, as a TLS server needs it. */
   readonly certificatePem: string;
   /** The private key in PEM, when a key file was given. */
   readonly keyPem: string | undefined;
+}
+
+/** One certificate of a chain, as `/certs` lists it. */
+export interface ChainCertificate {
+  /** Subject distinguished name. */
+  readonly subject: string;
+  /** Issuer distinguished name. */
+  readonly issuer: string;
+  /** End of validity. */
+  readonly notAfter: Date;
+  /** SHA-256 fingerprint, colon-separated hex. */
+  readonly fingerprint256: string;
 }
 
 /**
@@ -264,10 +274,14 @@ export function parseCertificate(
     subjectAltNames: leaf.subjectAltName?.split(", ") ?? [],
     serialNumber: leaf.serialNumber,
     fingerprint256: leaf.fingerprint256,
-    chainFingerprints: chain.map((certificate) => certificate.fingerprint256),
+    chain: chain.map((certificate) => ({
+      subject: _distinguishedName(certificate.subject),
+      issuer: _distinguishedName(certificate.issuer),
+      notAfter: certificate.validToDate,
+      fingerprint256: certificate.fingerprint256,
+    })),
     notBefore: leaf.validFromDate,
     notAfter: leaf.validToDate,
-    chainLength: chain.length,
     certificatePem: certBlocks.map((block) => block.pem).join(""),
     keyPem,
   });
@@ -275,7 +289,9 @@ export function parseCertificate(
 
 /** Whether two certificates are the same chain and key, i.e. a reload would change nothing. */
 export function isSameCertificate(a: Certificate, b: Certificate): boolean {
-  return a.chainFingerprints.join() === b.chainFingerprints.join() && a.keyPem === b.keyPem;
+  const fingerprints = (certificate: Certificate) =>
+    certificate.chain.map((entry) => entry.fingerprint256).join();
+  return fingerprints(a) === fingerprints(b) && a.keyPem === b.keyPem;
 }
 
 function _pemBlocks(
@@ -365,7 +381,7 @@ function _matchingKey(
  * (device, inode, size, modification time) before and after the read; if it
  * changed meanwhile (a rotation in progress), the read is tried again.
  */
-async function readBoundedFile(
+export async function readBoundedFile(
   path: string,
   role: FileRole,
   limit: number,

@@ -41,6 +41,7 @@ export const EXIT_CODE = {
 export const START_ERROR_EXIT_CODE: Readonly<Record<StartErrorKind, number>> = {
   invalid_option: EXIT_CODE.usage,
   certificate: EXIT_CODE.startupFailed,
+  token: EXIT_CODE.startupFailed,
   listen: EXIT_CODE.startupFailed,
 };
 
@@ -84,6 +85,7 @@ export function formatStartError(error: StartError): string {
       return `Invalid option ${error.error.option}: ${error.error.problem}; ` +
         "the server was not started";
     case "certificate":
+    case "token":
       return formatStartupFailure(error.error);
     case "listen":
       return formatListenError(error.error);
@@ -171,17 +173,28 @@ export function formatListenError(error: ListenError): string {
       return `${where}: address already in use; the server was not started`;
     case "permission_denied":
       return error.deniedBy === "deno"
-        ? `${where}: Deno denied net access; grant it with --allow-net=${error.address}; ` +
+        ? `${where}: Deno denied access; grant it with ${_listenGrant(error.address)}; ` +
           "the server was not started"
         : `${where}: permission denied by the operating system (ports below 1024 need privileges); ` +
           "the server was not started";
     case "address_not_available":
       return `${where}: no such local address; the server was not started`;
+    case "path_in_use":
+      return error.holder === "socket"
+        ? `${where}: a server is answering on that socket already; the server was not started`
+        : `${where}: the path exists and is not a socket; remove it or choose another path; ` +
+          "the server was not started";
     case "other":
       return `${where}: ${error.reason}; the server was not started`;
     default:
       return _unreachable(error);
   }
+}
+
+function _listenGrant(address: string): string {
+  if (!address.startsWith("unix:")) return `--allow-net=${address}`;
+  const path = address.slice("unix:".length);
+  return `--allow-read=${path} --allow-write=${path} --allow-net=${address}`;
 }
 
 /** Says which certificate this is: file, subject, names, expiry, days left and fingerprint. */
@@ -238,10 +251,12 @@ export function describeError(error: CertificateError): string {
         `(${error.subject}) was not issued by certificate ${error.position + 1} ` +
         `(${error.nextSubject}); put the leaf first, then each issuer in order`;
     case "expired":
-      return `Certificate "${error.path}" (${error.subject}) expired at ${_time(error.notAfter)}`;
+      return `Certificate "${error.path}" (${error.subject}) expired at ${
+        formatTime(error.notAfter)
+      }`;
     case "not_yet_valid":
       return `Certificate "${error.path}" (${error.subject}) is not valid before ` +
-        _time(error.notBefore);
+        formatTime(error.notBefore);
     case "key_invalid":
       return `Cannot load key "${error.path}": ${error.reason}`;
     case "key_mismatch":
@@ -256,9 +271,32 @@ export function describeError(error: CertificateError): string {
   }
 }
 
+/** Renders the health of the active certificate: valid now, or expired (or not yet valid) and what to do. */
+export function formatHealth(
+  certificate: Certificate,
+  now: Date,
+): { healthy: boolean; line: string } {
+  if (now > certificate.notAfter) {
+    return {
+      healthy: false,
+      line: `unhealthy: certificate "${certificate.path}" (${certificate.subject}) expired at ` +
+        `${formatTime(certificate.notAfter)} and is still being served; install a renewed ` +
+        "certificate and reload",
+    };
+  }
+  if (now < certificate.notBefore) {
+    return {
+      healthy: false,
+      line: `unhealthy: certificate "${certificate.path}" (${certificate.subject}) is not valid ` +
+        `before ${formatTime(certificate.notBefore)}`,
+    };
+  }
+  return { healthy: true, line: `ok: serving ${describeCertificate(certificate, now)}` };
+}
+
 /** Prefixes a line with its time and what it is about, for the log. */
 export function formatLogLine(at: Date, tag: string, text: string): string {
-  return `${_time(at)} [${tag}] ${text}`;
+  return `${formatTime(at)} [${tag}] ${text}`;
 }
 
 function _permissionCause(
@@ -282,12 +320,17 @@ function _certificateSummary(certificate: Certificate, now: Date): string {
   const names = certificate.subjectAltNames.length > 0
     ? ` [${certificate.subjectAltNames.join(", ")}]`
     : "";
-  return `${certificate.subject}${names}, expires ${_time(certificate.notAfter)} ` +
+  return `${certificate.subject}${names}, expires ${formatTime(certificate.notAfter)} ` +
     `(${_daysLeft(certificate.notAfter, now)}), SHA-256 ${certificate.fingerprint256}`;
 }
 
+/** Whole days from `now` until `notAfter`; negative once it has passed. */
+export function daysLeft(notAfter: Date, now: Date): number {
+  return Math.floor((notAfter.getTime() - now.getTime()) / MS_PER_DAY);
+}
+
 function _daysLeft(notAfter: Date, now: Date): string {
-  const days = Math.floor((notAfter.getTime() - now.getTime()) / MS_PER_DAY);
+  const days = daysLeft(notAfter, now);
   if (days < 0) return `expired ${-days} days ago`;
   return days === 1 ? "1 day left" : `${days} days left`;
 }
@@ -296,7 +339,8 @@ function _file(role: FileRole, path: string): string {
   return `${role} "${path}"`;
 }
 
-function _time(date: Date): string {
+/** A time as every line writes it: ISO 8601 in UTC, to the second. */
+export function formatTime(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 

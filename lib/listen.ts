@@ -43,6 +43,14 @@ export type ListenError =
     readonly address: string;
   }
   | {
+    /** A file that is not a stale socket is in the way of a Unix socket. */
+    readonly kind: "path_in_use";
+    readonly server: ServerName;
+    readonly address: string;
+    /** `socket`: a server answers on it; `file`: it is not a socket at all. */
+    readonly holder: "socket" | "file";
+  }
+  | {
     readonly kind: "other";
     readonly server: ServerName;
     readonly address: string;
@@ -93,7 +101,76 @@ export function listenError(server: ServerName, address: string, error: unknown)
   };
 }
 
-/** The URL of a listening server, for the operator. */
-export function serverUrl(addr: Deno.NetAddr, path: string, scheme = "http"): string {
+/** The URL of a listening server, for the operator (`unix:<path>` for a Unix socket). */
+export function serverUrl(
+  addr: Deno.NetAddr | Deno.UnixAddr,
+  path: string,
+  scheme = "http",
+): string {
+  if ("path" in addr) return `unix:${addr.path} ${path}`;
   return `${scheme}://${hostPort(addr.hostname, addr.port)}${path}`;
+}
+
+/** A server on a Unix socket; stopping it removes the socket file. */
+export interface UnixServer {
+  /** The socket's address. */
+  readonly addr: Deno.UnixAddr;
+  /** Stops serving gracefully, then removes the socket file. */
+  shutdown(): Promise<void>;
+}
+
+/** The mode of the control socket: read and write for its owner only. */
+export const SOCKET_MODE = 0o600;
+
+/**
+ * Starts `Deno.serve` on a Unix socket with mode 0600. A socket file left by a
+ * crashed run (nothing answers on it) is replaced; a socket a server answers
+ * on, or any other file, is refused.
+ */
+export async function listenUnix(
+  server: ServerName,
+  path: string,
+  handler: Deno.ServeHandler<Deno.UnixAddr>,
+): Promise<Result<UnixServer, ListenError>> {
+  const address = `unix:${path}`;
+  try {
+    const existing = await _lstatOrUndefined(path);
+    if (existing !== undefined) {
+      if (!existing.isSocket) return err({ kind: "path_in_use", server, address, holder: "file" });
+      if (await _answers(path)) {
+        return err({ kind: "path_in_use", server, address, holder: "socket" });
+      }
+      await Deno.remove(path);
+    }
+    const served = Deno.serve({ path, onListen: () => {} }, handler);
+    await Deno.chmod(path, SOCKET_MODE);
+    return ok({
+      addr: served.addr,
+      async shutdown() {
+        await served.shutdown();
+        await Deno.remove(path).catch(() => {});
+      },
+    });
+  } catch (error) {
+    return err(listenError(server, address, error));
+  }
+}
+
+async function _lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+async function _answers(path: string): Promise<boolean> {
+  try {
+    (await Deno.connect({ transport: "unix", path })).close();
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.ConnectionRefused) return false;
+    throw error;
+  }
 }

@@ -26,6 +26,10 @@ export interface Options {
   readonly controlPort: number;
   /** The HTTPS front: native (needs --unstable-net), node, or auto. */
   readonly tlsFront: TlsFrontChoice;
+  /** File holding the bearer token every control request must carry. */
+  readonly controlTokenFile: string | undefined;
+  /** Absolute path of a Unix socket for the control server, instead of TCP. */
+  readonly controlSocket: string | undefined;
 }
 
 /** The values used for flags that are not given. */
@@ -34,6 +38,8 @@ export const DEFAULT_OPTIONS: Options = {
   key: undefined,
   ...DEFAULT_ADDRESSES,
   tlsFront: "auto",
+  controlTokenFile: undefined,
+  controlSocket: undefined,
 };
 
 /** What parsing the command line asks for: run with options, or print help. */
@@ -53,8 +59,13 @@ Options:
   --key <path>               private key PEM file; when given, the app server serves HTTPS
   --hostname <address>       app server address (default: ${DEFAULT_OPTIONS.hostname})
   --port <port>              app server port (default: ${DEFAULT_OPTIONS.port})
-  --control-hostname <addr>  control server address, loopback only (default: ${DEFAULT_OPTIONS.controlHostname})
+  --control-hostname <addr>  control server address; loopback only unless a token file is given
+                             (default: ${DEFAULT_OPTIONS.controlHostname})
   --control-port <port>      control server port (default: ${DEFAULT_OPTIONS.controlPort})
+  --control-token-file <path>  every control request must send "Authorization: Bearer <token>"
+                             with the token in this file (read once at startup)
+  --control-socket <path>    serve the control API on this Unix socket (absolute path, mode 0600)
+                             instead of TCP
   --tls-front <front>        HTTPS front: native (HTTP/2 and 1.1, needs --unstable-net), node
                              (node:https, HTTP/1.1), or auto: native when it can run (default: auto)
   -h, --help                 print this help
@@ -62,6 +73,10 @@ Options:
 Reload the certificate:
   curl -X POST http://127.0.0.1:3000/reload_certs    answers 200 with the new certificate, or 500 with why
   kill -HUP <pid>                                    logs the same line the POST would answer
+Inspect it:
+  curl http://127.0.0.1:3000/certs                   the certificate and the last reloads (JSON with
+                                                     -H 'Accept: application/json')
+  curl http://127.0.0.1:3000/metrics                 Prometheus metrics; /healthz: 200 or 503
 `;
 
 /** Parses command-line arguments; a usage error comes back as its message. */
@@ -79,6 +94,8 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
         port: { type: "string" },
         "control-hostname": { type: "string" },
         "control-port": { type: "string" },
+        "control-token-file": { type: "string" },
+        "control-socket": { type: "string" },
         "tls-front": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -92,17 +109,26 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
   const controlPort = _port("--control-port", values["control-port"], DEFAULT_OPTIONS.controlPort);
   if (!controlPort.ok) return controlPort;
   const controlHostname = values["control-hostname"] ?? DEFAULT_OPTIONS.controlHostname;
-  if (!isLoopback(controlHostname)) {
+  const controlTokenFile = values["control-token-file"];
+  const controlSocket = values["control-socket"];
+  if (!isLoopback(controlHostname) && controlTokenFile === undefined) {
     return err(
-      `--control-hostname must be a loopback address (127.0.0.1, ::1 or localhost), ` +
-        `got "${controlHostname}": the control server can reload certificates and has no authentication`,
+      `--control-hostname must be a loopback address (127.0.0.1, ::1 or localhost) unless ` +
+        `--control-token-file is given, got "${controlHostname}": the control server can reload ` +
+        "certificates, and without a token anyone who reaches it could",
+    );
+  }
+  if (controlSocket !== undefined && !controlSocket.startsWith("/")) {
+    return err(
+      `--control-socket must be an absolute path (Deno grants Unix sockets by absolute path), ` +
+        `got "${controlSocket}"`,
     );
   }
   const tlsFront = values["tls-front"] ?? DEFAULT_OPTIONS.tlsFront;
   if (!(TLS_FRONT_CHOICES as readonly string[]).includes(tlsFront)) {
     return err(`--tls-front must be one of ${TLS_FRONT_CHOICES.join(", ")}, got "${tlsFront}"`);
   }
-  for (const flag of ["cert", "key", "hostname"] as const) {
+  for (const flag of ["cert", "key", "hostname", "control-token-file"] as const) {
     if (values[flag] === "") return err(`--${flag} must not be empty`);
   }
   return ok({
@@ -115,6 +141,8 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
       controlHostname,
       controlPort: controlPort.value,
       tlsFront: tlsFront as TlsFrontChoice,
+      controlTokenFile,
+      controlSocket,
     },
   });
 }

@@ -1,6 +1,7 @@
 /**
  * The least-privilege permission flags for a configuration: read access to
  * the certificate (and key) only, net access to the two listen addresses only,
+ * plus the control token file and the control socket when they are configured,
  * and `--unstable-net` when the native HTTPS front may serve (SO_REUSEPORT).
  * `deno task start` writes them out for the defaults; tests use this function
  * to spawn the server exactly as narrowly, and a test keeps the two in step.
@@ -12,14 +13,20 @@ import { hostPort, type Options } from "./options.ts";
 
 /** The `deno run` permission flags a server with these options needs, and nothing more. */
 export function permissionFlags(options: Options): string[] {
-  const readable = options.key === undefined ? [options.cert] : [options.cert, options.key];
+  const socket = options.controlSocket;
+  const readable = [options.cert, options.key, options.controlTokenFile, socket]
+    .filter((path) => path !== undefined);
   const listens = [
     hostPort(options.hostname, options.port),
-    hostPort(options.controlHostname, options.controlPort),
+    socket === undefined
+      ? hostPort(options.controlHostname, options.controlPort)
+      : `unix:${socket}`,
   ];
   const flags = [
     "--no-prompt",
     `--allow-read=${readable.join(",")}`,
+    // A Unix socket needs read and write of its path besides the net grant (Deno 2.9.6).
+    ...(socket === undefined ? [] : [`--allow-write=${socket}`]),
     `--allow-net=${listens.join(",")}`,
   ];
   // The native HTTPS front binds each certificate's listener with SO_REUSEPORT, which Deno gates.

@@ -36,6 +36,8 @@ export type ReloadOutcome =
     readonly trigger: "startup";
     /** When the files were read. */
     readonly at: Date;
+    /** How long reading, checking and activating took, in milliseconds. */
+    readonly durationMs: number;
     /** The certificate now active. */
     readonly certificate: Certificate;
   }
@@ -46,6 +48,8 @@ export type ReloadOutcome =
     readonly trigger: ReloadTrigger;
     /** When the files were read. */
     readonly at: Date;
+    /** How long reading, checking and activating took, in milliseconds. */
+    readonly durationMs: number;
     /** The certificate now active. */
     readonly certificate: Certificate;
     /** The certificate it replaced. */
@@ -58,6 +62,8 @@ export type ReloadOutcome =
     readonly trigger: ReloadTrigger;
     /** When the files were read. */
     readonly at: Date;
+    /** How long reading, checking and activating took, in milliseconds. */
+    readonly durationMs: number;
     /** The certificate still active. */
     readonly certificate: Certificate;
   }
@@ -68,6 +74,8 @@ export type ReloadOutcome =
     readonly trigger: ReloadTrigger;
     /** When the files were read. */
     readonly at: Date;
+    /** How long reading, checking and activating took, in milliseconds. */
+    readonly durationMs: number;
     /** Why the files were rejected. */
     readonly error: CertificateError;
     /** The certificate still active (last known good). */
@@ -97,6 +105,8 @@ export interface ReloaderOptions {
   ) => Result<void, CertificateError> | Promise<Result<void, CertificateError>>;
   /** The clock; defaults to the current time. */
   readonly clock?: () => Date;
+  /** When the initial certificate was loaded; defaults to now. */
+  readonly loadedAt?: Date;
 }
 
 /** A reload's outcome before it is told which caller it answers. */
@@ -105,13 +115,26 @@ type SharedOutcome = Exclude<ReloadOutcome, { kind: "loaded" }> extends infer O
   : never;
 
 /** The outcome of loading the certificate at startup. */
-export function startupOutcome(certificate: Certificate, at: Date): ReloadOutcome {
-  return { kind: "loaded", trigger: "startup", at, certificate };
+export function startupOutcome(
+  certificate: Certificate,
+  at: Date,
+  durationMs: number,
+): ReloadOutcome {
+  return { kind: "loaded", trigger: "startup", at, durationMs, certificate };
+}
+
+/** When the active certificate became active, and what asked for it. */
+export interface ActiveSince {
+  /** When its files were read. */
+  readonly at: Date;
+  /** The trigger of the load or reload that made it active. */
+  readonly trigger: ReloadTrigger;
 }
 
 /** Holds the active certificate and serializes reloads of it. */
 export class Reloader {
   #active: Certificate;
+  #activeSince: ActiveSince;
   #running: Promise<SharedOutcome> | undefined;
   #queued: Promise<SharedOutcome> | undefined;
   readonly #options: ReloaderOptions;
@@ -120,11 +143,17 @@ export class Reloader {
   constructor(initial: Certificate, options: ReloaderOptions) {
     this.#active = initial;
     this.#options = options;
+    this.#activeSince = { at: options.loadedAt ?? this.#now(), trigger: "startup" };
   }
 
   /** The certificate being served now. */
   get active(): Certificate {
     return this.#active;
+  }
+
+  /** When the active certificate was loaded, and by which trigger. */
+  get activeSince(): ActiveSince {
+    return this.#activeSince;
   }
 
   /**
@@ -135,44 +164,64 @@ export class Reloader {
    * or later.
    */
   async reload(trigger: ReloadTrigger = "api"): Promise<ReloadOutcome> {
-    const outcome = await this.#shared();
+    const outcome = await this.#shared(trigger);
     return { ...outcome, trigger };
   }
 
-  #shared(): Promise<SharedOutcome> {
+  #now(): Date {
+    return (this.#options.clock ?? (() => new Date()))();
+  }
+
+  /** The reload this caller shares; the caller that starts a run names its trigger. */
+  #shared(trigger: ReloadTrigger): Promise<SharedOutcome> {
     if (this.#queued !== undefined) return this.#queued;
-    if (this.#running === undefined) return this.#run();
+    if (this.#running === undefined) return this.#run(trigger);
     const startNext = () => {
       this.#queued = undefined;
-      return this.#run();
+      return this.#run(trigger);
     };
     this.#queued = this.#running.then(startNext, startNext);
     return this.#queued;
   }
 
-  #run(): Promise<SharedOutcome> {
-    const running = this.#reloadOnce().finally(() => {
+  #run(trigger: ReloadTrigger): Promise<SharedOutcome> {
+    const running = this.#reloadOnce(trigger).finally(() => {
       if (this.#running === running) this.#running = undefined;
     });
     this.#running = running;
     return running;
   }
 
-  async #reloadOnce(): Promise<SharedOutcome> {
-    const at = (this.#options.clock ?? (() => new Date()))();
+  async #reloadOnce(trigger: ReloadTrigger): Promise<SharedOutcome> {
+    const at = this.#now();
+    const started = performance.now();
+    const took = () => performance.now() - started;
     const loaded = await this.#options.load(at);
     if (!loaded.ok) {
-      return { kind: "failed", at, error: loaded.error, certificate: this.#active };
+      return {
+        kind: "failed",
+        at,
+        durationMs: took(),
+        error: loaded.error,
+        certificate: this.#active,
+      };
     }
     const previous = this.#active;
     if (isSameCertificate(loaded.value, previous)) {
-      return { kind: "unchanged", at, certificate: previous };
+      return { kind: "unchanged", at, durationMs: took(), certificate: previous };
     }
     const activated = await this.#options.activate?.(loaded.value);
     if (activated !== undefined && !activated.ok) {
-      return { kind: "failed", at, error: activated.error, certificate: previous };
+      return {
+        kind: "failed",
+        at,
+        durationMs: took(),
+        error: activated.error,
+        certificate: previous,
+      };
     }
     this.#active = loaded.value;
-    return { kind: "reloaded", at, certificate: loaded.value, previous };
+    this.#activeSince = { at, trigger };
+    return { kind: "reloaded", at, durationMs: took(), certificate: loaded.value, previous };
   }
 }

@@ -22,10 +22,14 @@ import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "./tls_front.ts";
  * ```
  */
 export interface ControlAddress {
-  /** A loopback address: `127.0.0.1` (default), `::1` or `localhost`. */
+  /** Address: loopback (`127.0.0.1`, the default, `::1`, `localhost`), or any address with a `token`. */
   readonly hostname?: string;
   /** Port; 0 picks a free one. Defaults to 3000. */
   readonly port?: number;
+  /** A bearer token every control request must carry (`Authorization: Bearer <token>`). */
+  readonly token?: string;
+  /** An absolute path: serve the control API on this Unix socket (mode 0600) instead of TCP. */
+  readonly socket?: string;
 }
 
 /**
@@ -80,8 +84,8 @@ export interface ResolvedServeOptions {
   readonly port: number;
   /** The app's handler. */
   readonly handler: Deno.ServeHandler<Deno.NetAddr>;
-  /** Control server address, or `undefined` for none. */
-  readonly control: { readonly hostname: string; readonly port: number } | undefined;
+  /** Control server address (TCP, or a Unix socket when `socket` is set) and token, or `undefined` for none. */
+  readonly control: ResolvedControl | undefined;
   /** Whether to install signal listeners. */
   readonly signals: boolean;
   /** Outcome callback. */
@@ -92,6 +96,18 @@ export interface ResolvedServeOptions {
   readonly onNotice: (notice: Notice) => void;
   /** The HTTPS front asked for. */
   readonly tlsFront: TlsFrontChoice;
+}
+
+/** The control server's checked settings. */
+export interface ResolvedControl {
+  /** TCP address (unused with a socket). */
+  readonly hostname: string;
+  /** TCP port (unused with a socket). */
+  readonly port: number;
+  /** Bearer token, if any. */
+  readonly token: string | undefined;
+  /** Unix socket path, if any. */
+  readonly socket: string | undefined;
 }
 
 /** Default app and control addresses of the library and of the CLI. */
@@ -138,15 +154,26 @@ export function resolveServeOptions(
   if (options.control !== false) {
     const controlHostname = options.control?.hostname ?? DEFAULT_ADDRESSES.controlHostname;
     const controlPort = options.control?.port ?? DEFAULT_ADDRESSES.controlPort;
-    if (!isLoopback(controlHostname)) {
+    const token = options.control?.token;
+    const socket = options.control?.socket;
+    if (token !== undefined && (typeof token !== "string" || token.trim() === "")) {
+      return problem("control.token", "must not be empty (leave it out for no token)");
+    }
+    if (socket !== undefined && (typeof socket !== "string" || !socket.startsWith("/"))) {
+      return problem(
+        "control.socket",
+        `must be an absolute path (Deno grants Unix sockets by absolute path), got "${socket}"`,
+      );
+    }
+    if (socket === undefined && token === undefined && !isLoopback(controlHostname)) {
       return problem(
         "control.hostname",
-        `must be a loopback address (127.0.0.1, ::1 or localhost), got "${controlHostname}": ` +
-          "the control server can reload certificates and no token protects it",
+        `must be a loopback address (127.0.0.1, ::1 or localhost) unless a token protects it, ` +
+          `got "${controlHostname}": the control server can reload certificates`,
       );
     }
     if (!isPort(controlPort)) return problem("control.port", portProblem(controlPort));
-    control = { hostname: controlHostname, port: controlPort };
+    control = { hostname: controlHostname, port: controlPort, token, socket };
   }
   return ok({
     cert: options.cert,

@@ -25,7 +25,8 @@ export interface OptionError {
 }
 
 /**
- * Why the server did not start: a bad option, a rejected certificate, or an address it could not bind.
+ * Why the server did not start: a bad option, a rejected certificate, an unreadable control
+ * token file, or an address it could not bind.
  *
  * @example
  * ```ts ignore
@@ -38,6 +39,7 @@ export interface OptionError {
 export type StartError =
   | { readonly kind: "invalid_option"; readonly error: OptionError }
   | { readonly kind: "certificate"; readonly error: CertificateError }
+  | { readonly kind: "token"; readonly error: CertificateError }
   | { readonly kind: "listen"; readonly error: ListenError };
 
 /**

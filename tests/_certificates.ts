@@ -20,10 +20,16 @@ export function fakeCertificate(
     subjectAltNames: ["DNS:localhost"],
     serialNumber: "01",
     fingerprint256,
-    chainFingerprints: [fingerprint256],
+    chain: [
+      {
+        subject: "CN=localhost",
+        issuer: "CN=localhost",
+        notAfter: new Date("2027-01-01T00:00:00Z"),
+        fingerprint256,
+      },
+    ],
     notBefore: new Date("2026-01-01T00:00:00Z"),
     notAfter: new Date("2027-01-01T00:00:00Z"),
-    chainLength: 1,
     certificatePem: "",
     keyPem: undefined,
     ...overrides,

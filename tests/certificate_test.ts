@@ -37,8 +37,8 @@ Deno.test("loader accepts a valid chain with its key and reports what an operato
   assert.deepEqual(loaded.subjectAltNames, ["DNS:localhost", "IP Address:127.0.0.1"]);
   assert.match(loaded.serialNumber, /^[0-9A-F]+$/);
   assert.equal(loaded.fingerprint256, fingerprintOf(leaf.certificatePem));
-  assert.equal(loaded.chainLength, 3);
-  assert.equal(loaded.chainFingerprints[2], fingerprintOf(root.certificatePem));
+  assert.equal(loaded.chain.length, 3);
+  assert.equal(loaded.chain[2]?.fingerprint256, fingerprintOf(root.certificatePem));
   assert.ok(loaded.notBefore < new Date() && loaded.notAfter > new Date());
   assert.equal(loaded.keyPem, leaf.keyPem);
 });
@@ -51,7 +51,7 @@ Deno.test("loader accepts text around the PEM blocks, as openssl x509 -text writ
     new Date(),
   );
   assert.ok(result.ok);
-  assert.equal(result.value.chainLength, 1);
+  assert.equal(result.value.chain.length, 1);
 });
 
 Deno.test("loader reports not_found for a missing file", async () => {

@@ -101,14 +101,27 @@ Deno.test("error descriptions say the cause in the operator's words", () => {
 
 Deno.test("a reloaded line names the new certificate, its expiry, days left and fingerprint", () => {
   assert.equal(
-    formatOutcome({ kind: "reloaded", trigger: "http", at: AT, certificate: NEW, previous: OLD }),
+    formatOutcome({
+      kind: "reloaded",
+      trigger: "http",
+      at: AT,
+      durationMs: 1,
+      certificate: NEW,
+      previous: OLD,
+    }),
     'reloaded: now serving "cert.pem": CN=localhost [DNS:localhost], expires ' +
       "2027-11-27T12:00:00Z (365 days left), SHA-256 BB:BB; replaced SHA-256 AA:AA",
   );
 });
 
 Deno.test("an unchanged line says nothing was swapped, so it cannot pass for a rotation", () => {
-  const line = formatOutcome({ kind: "unchanged", trigger: "http", at: AT, certificate: OLD });
+  const line = formatOutcome({
+    kind: "unchanged",
+    trigger: "http",
+    at: AT,
+    durationMs: 1,
+    certificate: OLD,
+  });
   assert.match(line, /^unchanged: /);
   assert.match(line, /already being served/);
   assert.match(line, /nothing was swapped$/);
@@ -121,6 +134,7 @@ Deno.test("a failed line names the file, the cause and the certificate still ser
       kind: "failed",
       trigger: "http",
       at: AT,
+      durationMs: 1,
       error: EXAMPLES.not_found,
       certificate: OLD,
     }),
@@ -133,12 +147,12 @@ Deno.test("a failed line names the file, the cause and the certificate still ser
 Deno.test("days left counts down to an expiry and past it", () => {
   const soon = fakeCertificate("CC", { notAfter: new Date("2026-11-28T13:00:00Z") });
   assert.match(
-    formatOutcome({ kind: "unchanged", trigger: "http", at: AT, certificate: soon }),
+    formatOutcome({ kind: "unchanged", trigger: "http", at: AT, durationMs: 1, certificate: soon }),
     /\(1 day left\)/,
   );
   const gone = fakeCertificate("CC", { notAfter: new Date("2026-11-20T11:00:00Z") });
   assert.match(
-    formatOutcome({ kind: "unchanged", trigger: "http", at: AT, certificate: gone }),
+    formatOutcome({ kind: "unchanged", trigger: "http", at: AT, durationMs: 1, certificate: gone }),
     /expired 8 days ago/,
   );
 });
@@ -150,6 +164,7 @@ Deno.test("a startup failure uses the same cause wording as a failed reload", ()
       kind: "failed",
       trigger: "http",
       at: AT,
+      durationMs: 1,
       error,
       certificate: OLD,
     });

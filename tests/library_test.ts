@@ -25,7 +25,14 @@ Deno.test("options that make no sense come back as an error naming the option, b
     [{ port: 70000 }, "port", /must be a port number from 0 to 65535, got 70000/],
     [{ port: 1.5 }, "port", /got 1\.5/],
     [{ control: { port: -1 } }, "control.port", /got -1/],
-    [{ control: { hostname: "0.0.0.0" } }, "control.hostname", /loopback.*no token protects it/],
+    [
+      { control: { hostname: "0.0.0.0" } },
+      "control.hostname",
+      /loopback.*unless a token protects it/,
+    ],
+    [{ control: { token: " " } }, "control.token", /must not be empty/],
+    [{ control: { socket: "run/c.sock" } }, "control.socket", /must be an absolute path/],
+    [{ tlsFront: "fast" as "node" }, "tlsFront", /must be one of auto, native, node/],
   ];
   for (const [override, option, problem] of bad) {
     const options = { cert: "/nonexistent.pem", handler: hello, ...override };
@@ -44,7 +51,13 @@ Deno.test("defaults: app and control on 127.0.0.1:8080 and :3000, signals on, pl
   assert.ok(resolved.ok);
   assert.equal(resolved.value.hostname, "127.0.0.1");
   assert.equal(resolved.value.port, 8080);
-  assert.deepEqual(resolved.value.control, { hostname: "127.0.0.1", port: 3000 });
+  assert.deepEqual(resolved.value.control, {
+    hostname: "127.0.0.1",
+    port: 3000,
+    token: undefined,
+    socket: undefined,
+  });
+  assert.equal(resolved.value.tlsFront, "auto");
   assert.equal(resolved.value.signals, true);
   assert.equal(resolved.value.key, undefined);
   const noControl = resolveServeOptions({ cert: "cert.pem", handler: hello, control: false });

@@ -23,6 +23,8 @@ Deno.test("no flags give the documented defaults", () => {
     controlHostname: "127.0.0.1",
     controlPort: 3000,
     tlsFront: "auto",
+    controlTokenFile: undefined,
+    controlSocket: undefined,
   });
 });
 
@@ -42,6 +44,10 @@ Deno.test("every flag sets its option", () => {
       "0",
       "--tls-front",
       "node",
+      "--control-token-file",
+      "/etc/token",
+      "--control-socket",
+      "/run/signal-server/control.sock",
     ]),
     {
       cert: "/etc/a.pem",
@@ -51,6 +57,8 @@ Deno.test("every flag sets its option", () => {
       controlHostname: "::1",
       controlPort: 0,
       tlsFront: "node",
+      controlTokenFile: "/etc/token",
+      controlSocket: "/run/signal-server/control.sock",
     },
   );
 });
@@ -74,8 +82,16 @@ Deno.test("bad flags are usage errors that say what is wrong", () => {
   );
 });
 
-Deno.test("the control server refuses a non-loopback address", () => {
-  assert.match(usageError(["--control-hostname", "0.0.0.0"]), /must be a loopback address/);
+Deno.test("the control server refuses a non-loopback address unless a token file protects it", () => {
+  assert.match(
+    usageError(["--control-hostname", "0.0.0.0"]),
+    /must be a loopback address .* unless --control-token-file is given/,
+  );
+  assert.equal(
+    parsed(["--control-hostname", "0.0.0.0", "--control-token-file", "t"]).controlHostname,
+    "0.0.0.0",
+  );
+  assert.match(usageError(["--control-socket", "run/c.sock"]), /must be an absolute path/);
   assert.equal(parsed(["--control-hostname", "localhost"]).controlHostname, "localhost");
 });
 
@@ -96,6 +112,20 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
     "the node front needs no unstable flag",
   );
   assert.ok(!permissionFlags(DEFAULT_OPTIONS).includes("--unstable-net"), "plain HTTP needs none");
+  assert.deepEqual(
+    permissionFlags({
+      ...DEFAULT_OPTIONS,
+      controlTokenFile: "token",
+      controlSocket: "/run/s/control.sock",
+    }),
+    [
+      "--no-prompt",
+      "--allow-read=cert.pem,token,/run/s/control.sock",
+      "--allow-write=/run/s/control.sock",
+      "--allow-net=127.0.0.1:8080,unix:/run/s/control.sock",
+    ],
+    "the token file's read; the socket's read, write and unix: net grant instead of TCP",
+  );
   assert.equal(hostPort("::1", 3000), "[::1]:3000");
 });
 

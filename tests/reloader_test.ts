@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Certificate, CertificateError } from "../lib/certificate.ts";
+import type { Certificate, CertificateError, ChainCertificate } from "../lib/certificate.ts";
 import { Reloader } from "../lib/reloader.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { fakeCertificate } from "./_certificates.ts";
@@ -72,7 +72,13 @@ Deno.test("reload treats a new chain behind the same leaf as a change", async ()
   const loader = new ScriptedLoader();
   const reloader = new Reloader(OLD, { load: loader.load });
   const outcome = reloader.reload();
-  await loader.answer(ok(fakeCertificate("AA", { chainFingerprints: ["AA", "11"] })));
+  await loader.answer(
+    ok(
+      fakeCertificate("AA", {
+        chain: [...OLD.chain, { ...(OLD.chain[0] as ChainCertificate), fingerprint256: "11" }],
+      }),
+    ),
+  );
   assert.equal((await outcome).kind, "reloaded");
 });
 

@@ -1,0 +1,120 @@
+/**
+ * Who may use the control server: the checks every control request passes
+ * before it is routed. A `Host` that is not the control address or a loopback
+ * name is refused (DNS rebinding), so is any browser request (an `Origin`
+ * header, or `Sec-Fetch-Site: cross-site`/`same-site`), and with a token
+ * configured, any request without `Authorization: Bearer <token>` (compared in
+ * constant time). A body over {@linkcode MAX_CONTROL_BODY_BYTES} is refused
+ * without being read to the end.
+ *
+ * @module
+ */
+
+import { createHash, timingSafeEqual } from "node:crypto";
+
+/** The largest request body the control server accepts. */
+export const MAX_CONTROL_BODY_BYTES = 64 * 1024;
+
+const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1"];
+const WILDCARD_ADDRESSES = ["0.0.0.0", "::"];
+const BROWSER_SITES = ["cross-site", "same-site"];
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/** What the checks need to know. */
+export interface AccessPolicy {
+  /** The bearer token every request must carry, or `undefined` for none. */
+  readonly token: string | undefined;
+  /** The host names a `Host` header may name, or `undefined` to skip the check (wildcard address). */
+  readonly hostnames: readonly string[] | undefined;
+}
+
+/** The policy for a control server on `hostname` (`undefined` for a Unix socket), with an optional token. */
+export function accessPolicy(
+  hostname: string | undefined,
+  token: string | undefined,
+): AccessPolicy {
+  if (hostname !== undefined && WILDCARD_ADDRESSES.includes(hostname)) {
+    return { token, hostnames: undefined };
+  }
+  const names = hostname === undefined ? LOOPBACK_NAMES : [hostname, ...LOOPBACK_NAMES];
+  return { token, hostnames: names.map((name) => name.toLowerCase()) };
+}
+
+/** The refusal for a request that fails a check, or `undefined` when it may go on. */
+export function refuseRequest(request: Request, policy: AccessPolicy): Response | undefined {
+  if (policy.hostnames !== undefined) {
+    const host = new URL(request.url).hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+    if (!policy.hostnames.includes(host)) {
+      return refusal(
+        403,
+        `Forbidden: Host "${host}" is not this control server's address; ` +
+          `use ${policy.hostnames.join(" or ")} (this blocks DNS rebinding)`,
+      );
+    }
+  }
+  const site = request.headers.get("sec-fetch-site")?.toLowerCase();
+  if (request.headers.has("origin") || (site !== undefined && BROWSER_SITES.includes(site))) {
+    return refusal(
+      403,
+      "Forbidden: requests from web browsers (an Origin header or a cross-site fetch) are " +
+        "refused, so that no web page can reload certificates",
+    );
+  }
+  if (policy.token !== undefined && !_tokenMatches(request, policy.token)) {
+    return refusal(
+      401,
+      "Unauthorized: send the control token as Authorization: Bearer <token>",
+      { "www-authenticate": 'Bearer realm="signal-server"' },
+    );
+  }
+  return undefined;
+}
+
+/** A 413 when the body is over the limit, read no further than needed; `undefined` otherwise. */
+export async function refuseLargeBody(request: Request): Promise<Response | undefined> {
+  const tooLarge = () =>
+    refusal(
+      413,
+      `Payload too large: the control server takes at most ${MAX_CONTROL_BODY_BYTES} bytes`,
+    );
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (declared > MAX_CONTROL_BODY_BYTES) {
+    await request.body?.cancel();
+    return tooLarge();
+  }
+  if (request.body === null) return undefined;
+  let received = 0;
+  const reader = request.body.getReader();
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    received += chunk.value.byteLength;
+    if (received > MAX_CONTROL_BODY_BYTES) {
+      await reader.cancel();
+      return tooLarge();
+    }
+  }
+  return undefined;
+}
+
+/** A one-line plain-text refusal. */
+export function refusal(
+  status: number,
+  line: string,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(`${line}\n`, {
+    status,
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "cache-control": "no-store",
+      ...headers,
+    },
+  });
+}
+
+function _tokenMatches(request: Request, token: string): boolean {
+  const given = BEARER.exec(request.headers.get("authorization") ?? "")?.[1];
+  if (given === undefined) return false;
+  // Equal-length digests make the comparison constant-time whatever the lengths of the tokens.
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return timingSafeEqual(digest(given), digest(token));
+}

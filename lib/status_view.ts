@@ -1,0 +1,145 @@
+/**
+ * The status view (`GET /certs`): the active certificate with everything an
+ * operator checks, and the latest reload attempts, newest first; as plain
+ * text for people and as JSON for programs. Also the JSON answer of
+ * `POST /reload_certs`. Read-only renderings of the reloader's state.
+ *
+ * @module
+ */
+
+import type { Certificate, CertificateError } from "./certificate.ts";
+import { daysLeft, describeError, formatOutcome, formatTime } from "./format.ts";
+import type { ReloadAttempt } from "./history.ts";
+import type { ActiveSince, ReloadOutcome } from "./reloader.ts";
+
+/** The active certificate as `/certs` shows it. */
+export interface CertificateStatus {
+  /** The certificate file. */
+  readonly path: string;
+  /** The key file, in HTTPS mode. */
+  readonly keyPath: string | undefined;
+  /** Subject of the leaf. */
+  readonly subject: string;
+  /** Issuer of the leaf. */
+  readonly issuer: string;
+  /** Subject alternative names of the leaf. */
+  readonly subjectAltNames: readonly string[];
+  /** Serial number, hexadecimal. */
+  readonly serialNumber: string;
+  /** SHA-256 fingerprint of the leaf. */
+  readonly fingerprint256: string;
+  /** Start of validity. */
+  readonly notBefore: Date;
+  /** End of validity. */
+  readonly notAfter: Date;
+  /** Whole days until `notAfter` (negative once expired). */
+  readonly daysLeft: number;
+  /** Every certificate of the file, leaf first. */
+  readonly chain: readonly {
+    readonly subject: string;
+    readonly issuer: string;
+    readonly notAfter: Date;
+    readonly fingerprint256: string;
+  }[];
+  /** When it was loaded. */
+  readonly loadedAt: Date;
+  /** What loaded it: `startup`, `http`, `sighup`, `api` or `watch`. */
+  readonly loadedBy: string;
+}
+
+/** Everything `/certs` shows. */
+export interface StatusView {
+  /** When the view was taken. */
+  readonly now: Date;
+  /** The certificate being served. */
+  readonly certificate: CertificateStatus;
+  /** The latest attempts, newest first. */
+  readonly reloads: readonly ReloadAttempt[];
+}
+
+/** Takes the status view of a certificate, when and how it became active, and the history. */
+export function statusView(
+  certificate: Certificate,
+  since: ActiveSince,
+  reloads: readonly ReloadAttempt[],
+  now: Date,
+): StatusView {
+  return { now, certificate: certificateStatus(certificate, since, now), reloads };
+}
+
+/** The active certificate's fields for `/certs` and for JSON answers. */
+export function certificateStatus(
+  certificate: Certificate,
+  since: ActiveSince,
+  now: Date,
+): CertificateStatus {
+  return {
+    path: certificate.path,
+    keyPath: certificate.keyPath,
+    subject: certificate.subject,
+    issuer: certificate.issuer,
+    subjectAltNames: certificate.subjectAltNames,
+    serialNumber: certificate.serialNumber,
+    fingerprint256: certificate.fingerprint256,
+    notBefore: certificate.notBefore,
+    notAfter: certificate.notAfter,
+    daysLeft: daysLeft(certificate.notAfter, now),
+    chain: certificate.chain,
+    loadedAt: since.at,
+    loadedBy: since.trigger,
+  };
+}
+
+/** The status view as JSON (dates in ISO 8601). */
+export function statusJson(view: StatusView): string {
+  return JSON.stringify(view, null, 2) + "\n";
+}
+
+/** The status view as plain text for people. */
+export function statusText(view: StatusView): string {
+  const c = view.certificate;
+  const days = c.daysLeft < 0 ? `expired ${-c.daysLeft} days ago` : `${c.daysLeft} days left`;
+  const lines = [
+    `certificate   ${c.path}${c.keyPath === undefined ? "" : ` (key ${c.keyPath})`}`,
+    `subject       ${c.subject}`,
+    `issuer        ${c.issuer}`,
+    `names         ${c.subjectAltNames.join(", ") || "(none)"}`,
+    `serial        ${c.serialNumber}`,
+    `SHA-256       ${c.fingerprint256}`,
+    `valid         ${formatTime(c.notBefore)} to ${formatTime(c.notAfter)} (${days})`,
+    `chain         ${c.chain.length} certificate${c.chain.length === 1 ? "" : "s"}`,
+    ...c.chain.map((entry, index) =>
+      `  ${index + 1}. ${entry.subject}, expires ${formatTime(entry.notAfter)}`
+    ),
+    `loaded        ${formatTime(c.loadedAt)} by ${c.loadedBy}`,
+    "",
+    `last reloads, newest first (${view.reloads.length})`,
+    ...view.reloads.map((attempt) =>
+      `  ${formatTime(attempt.at)}  ${attempt.trigger.padEnd(7)} ${attempt.result.padEnd(9)} ` +
+      `${attempt.durationMs.toFixed(1).padStart(7)} ms  ${attempt.message}`
+    ),
+  ];
+  return lines.join("\n") + "\n";
+}
+
+/** The JSON answer of `POST /reload_certs`: `{ ok, outcome, trigger, message, certificate, error? }`. */
+export function reloadJson(outcome: ReloadOutcome, since: ActiveSince): string {
+  const error = outcome.kind === "failed" ? { error: errorJson(outcome.error) } : {};
+  return JSON.stringify(
+    {
+      ok: outcome.kind !== "failed",
+      outcome: outcome.kind,
+      trigger: outcome.trigger,
+      message: formatOutcome(outcome),
+      certificate: certificateStatus(outcome.certificate, since, outcome.at),
+      ...error,
+    },
+    null,
+    2,
+  ) + "\n";
+}
+
+/** A certificate error as JSON: its kind and fields, plus the sentence that describes it. */
+export function errorJson(error: CertificateError): Record<string, unknown> {
+  return { ...error, message: describeError(error) };
+}
