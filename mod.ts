@@ -122,8 +122,7 @@ export async function serveWithReload(
   const loaded = await loadCertificate(paths, { now: at });
   if (!loaded.ok) return err({ kind: "certificate", error: loaded.error });
   const history = new ReloadHistory();
-  let reloader: Reloader | undefined;
-  const metrics = new ReloadMetrics(() => reloader?.active ?? loaded.value);
+  const metrics = new ReloadMetrics();
   const report = (outcome: ReloadOutcome) => {
     history.record(outcome);
     metrics.record(outcome);
@@ -151,7 +150,6 @@ export async function serveWithReload(
     activate: tls && ((certificate) => tls.swap(certificate)),
     loadedAt: at,
   });
-  reloader = active;
   const reload = async (trigger: ReloadTrigger) => report(await active.reload(trigger));
 
   const servers: { shutdown(): Promise<void> }[] = [app.value];

@@ -22,9 +22,11 @@ export class ReloadMetrics {
   readonly #lastSuccessful: Gauge;
   readonly #lastSuccess: Gauge;
   readonly #duration: Histogram;
+  #active: Certificate | undefined;
 
-  /** `active` is read at each scrape, so the certificate gauges are never stale. */
-  constructor(active: () => Certificate) {
+  /** Starts with no outcome recorded; the certificate gauges appear with the first one. */
+  constructor() {
+    const active = () => this.#active;
     const registers = [this.#registry];
     this.#reloads = new Counter({
       name: `${PREFIX}reloads_total`,
@@ -54,7 +56,8 @@ export class ReloadMetrics {
       help: "Start of validity of the certificate being served, as Unix time.",
       registers,
       collect() {
-        this.set(active().notBefore.getTime() / MS_PER_SECOND);
+        const certificate = active();
+        if (certificate) this.set(certificate.notBefore.getTime() / MS_PER_SECOND);
       },
     });
     new Gauge({
@@ -62,7 +65,8 @@ export class ReloadMetrics {
       help: "End of validity of the certificate being served, as Unix time.",
       registers,
       collect() {
-        this.set(active().notAfter.getTime() / MS_PER_SECOND);
+        const certificate = active();
+        if (certificate) this.set(certificate.notAfter.getTime() / MS_PER_SECOND);
       },
     });
     new Gauge({
@@ -73,6 +77,7 @@ export class ReloadMetrics {
       collect() {
         const certificate = active();
         this.reset();
+        if (certificate === undefined) return;
         this.set({
           path: certificate.path,
           subject: certificate.subject,
@@ -82,8 +87,9 @@ export class ReloadMetrics {
     });
   }
 
-  /** Counts an outcome and updates the last-reload gauges and the duration histogram. */
+  /** Counts an outcome, updates the last-reload gauges and the duration histogram, and notes the active certificate. */
   record(outcome: ReloadOutcome): void {
+    this.#active = outcome.certificate;
     this.#reloads.inc({ trigger: outcome.trigger, result: outcome.kind });
     const succeeded = outcome.kind !== "failed";
     this.#lastSuccessful.set(succeeded ? 1 : 0);

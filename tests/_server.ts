@@ -98,7 +98,12 @@ export class ServerProcess implements AsyncDisposable {
 
   /** URL of `POST /reload_certs`. */
   get reloadUrl(): string {
-    return `http://127.0.0.1:${this.options.controlPort}/reload_certs`;
+    return this.controlUrl("/reload_certs");
+  }
+
+  /** URL of a control server path over TCP. */
+  controlUrl(path: string): string {
+    return `http://127.0.0.1:${this.options.controlPort}${path}`;
   }
 
   /** Everything the process wrote to stderr so far. */
@@ -193,6 +198,10 @@ export function serverFlags(options: Options): string[] {
     `--control-port=${options.controlPort}`,
   ];
   if (options.tlsFront !== "auto") flags.push(`--tls-front=${options.tlsFront}`);
+  if (options.controlTokenFile !== undefined) {
+    flags.push(`--control-token-file=${options.controlTokenFile}`);
+  }
+  if (options.controlSocket !== undefined) flags.push(`--control-socket=${options.controlSocket}`);
   return options.key === undefined ? flags : [...flags, `--key=${options.key}`];
 }
 

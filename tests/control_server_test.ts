@@ -39,7 +39,7 @@ interface Setup {
 function handlerFor(outcome: ReloadOutcome, setup: Setup = {}) {
   let reloads = 0;
   const history = new ReloadHistory();
-  const metrics = new ReloadMetrics(() => ACTIVE);
+  const metrics = new ReloadMetrics();
   const since = { at: AT, trigger: "startup" as const };
   const handle = controlHandler({
     reload: () => {
