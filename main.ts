@@ -15,10 +15,12 @@ import { appHandler, HELLO_PATH } from "./lib/app_server.ts";
 import { RELOAD_PATH } from "./lib/control_server.ts";
 import { EXIT_CODE, START_ERROR_EXIT_CODE } from "./lib/format.ts";
 import { serverUrl } from "./lib/listen.ts";
-import { log, logOutcome, logStop } from "./lib/log.ts";
+import { Log } from "./lib/log.ts";
 import { parseOptions, USAGE } from "./lib/options.ts";
+import { type PidFile, takePidFile } from "./lib/pid_file.ts";
+import type { StartError } from "./lib/start_error.ts";
 import { readTokenFile } from "./lib/token.ts";
-import { formatNotice, formatStartError, serveWithReload } from "./mod.ts";
+import { formatStartError, serveWithReload } from "./mod.ts";
 
 /** Runs the server until SIGINT or SIGTERM; returns the process exit code. */
 export async function main(args: readonly string[]): Promise<number> {
@@ -32,15 +34,23 @@ export async function main(args: readonly string[]): Promise<number> {
     return EXIT_CODE.stopped;
   }
   const options = command.value.options;
-  log("startup", `pid ${Deno.pid}`);
+  const log = new Log(options.logFormat);
+  const failed = (error: StartError) => {
+    console.error(formatStartError(error));
+    return START_ERROR_EXIT_CODE[error.kind];
+  };
+  log.startup(`pid ${Deno.pid}`);
   let token: string | undefined;
   if (options.controlTokenFile !== undefined) {
     const read = await readTokenFile(options.controlTokenFile);
-    if (!read.ok) {
-      console.error(formatStartError({ kind: "token", error: read.error }));
-      return START_ERROR_EXIT_CODE.token;
-    }
+    if (!read.ok) return failed({ kind: "token", error: read.error });
     token = read.value;
+  }
+  let pidFile: PidFile | undefined;
+  if (options.pidFile !== undefined) {
+    const taken = await takePidFile(options.pidFile);
+    if (!taken.ok) return failed({ kind: "pid_file", error: taken.error });
+    pidFile = taken.value;
   }
   const started = await serveWithReload({
     cert: options.cert,
@@ -54,24 +64,28 @@ export async function main(args: readonly string[]): Promise<number> {
       token,
       socket: options.controlSocket,
     },
-    onReload: logOutcome,
-    onStop: logStop,
-    onNotice: (notice) => log("startup", formatNotice(notice)),
+    onReload: (outcome) => log.outcome(outcome),
+    onStop: (event) => log.stop(event),
+    onNotice: (notice) => log.notice(notice),
     tlsFront: options.tlsFront,
+    watch: options.watch,
+    warnDays: options.warnDays,
   });
   if (!started.ok) {
-    console.error(formatStartError(started.error));
-    return START_ERROR_EXIT_CODE[started.error.kind];
+    await pidFile?.release();
+    return failed(started.error);
   }
   const server = started.value;
   const controlAddr = server.controlAddr as Deno.NetAddr | Deno.UnixAddr;
   const reloadCommand = "path" in controlAddr
     ? `curl --unix-socket ${controlAddr.path} -X POST http://localhost${RELOAD_PATH}`
     : `curl -X POST ${serverUrl(controlAddr, RELOAD_PATH)}`;
-  log("startup", `app listening on ${serverUrl(server.addr, HELLO_PATH, server.scheme)}`);
-  log("startup", `control listening on ${serverUrl(controlAddr, RELOAD_PATH)} (POST)`);
-  log("startup", `ready: reload with ${reloadCommand} or kill -HUP ${Deno.pid}`);
+  log.startup(`app listening on ${serverUrl(server.addr, HELLO_PATH, server.scheme)}`);
+  log.startup(`control listening on ${serverUrl(controlAddr, RELOAD_PATH)} (POST)`);
+  if (pidFile !== undefined) log.startup(`pid ${Deno.pid} written to ${pidFile.path}`);
+  log.startup(`ready: reload with ${reloadCommand} or kill -HUP ${Deno.pid}`);
   await server.finished;
+  await pidFile?.release();
   return EXIT_CODE.stopped;
 }
 

@@ -31,6 +31,8 @@ import { accessPolicy } from "./lib/control_access.ts";
 import { ReloadHistory } from "./lib/history.ts";
 import { ReloadMetrics } from "./lib/metrics.ts";
 import { statusView } from "./lib/status_view.ts";
+import { ExpiryWarner } from "./lib/expiry.ts";
+import { POLL_MS, watchFiles } from "./lib/watcher.ts";
 import {
   Reloader,
   type ReloadOutcome,
@@ -122,11 +124,13 @@ export async function serveWithReload(
   const loaded = await loadCertificate(paths, { now: at });
   if (!loaded.ok) return err({ kind: "certificate", error: loaded.error });
   const history = new ReloadHistory();
-  const metrics = new ReloadMetrics();
+  const metrics = new ReloadMetrics(config.warnDays);
+  const expiry = new ExpiryWarner(config.warnDays, config.onNotice);
   const report = (outcome: ReloadOutcome) => {
     history.record(outcome);
     metrics.record(outcome);
     config.onReload(outcome);
+    expiry.check(outcome.certificate);
     return outcome;
   };
   report(startupOutcome(loaded.value, at, performance.now() - started));
@@ -153,6 +157,7 @@ export async function serveWithReload(
   const reload = async (trigger: ReloadTrigger) => report(await active.reload(trigger));
 
   const servers: { shutdown(): Promise<void> }[] = [app.value];
+  expiry.startDaily(() => active.active);
   let controlAddr: Deno.NetAddr | Deno.UnixAddr | undefined;
   if (config.control !== undefined) {
     const { hostname, port, token, socket } = config.control;
@@ -160,8 +165,10 @@ export async function serveWithReload(
       reload: () => reload("http"),
       active: () => active.active,
       activeSince: () => active.activeSince,
-      status: (now) => statusView(active.active, active.activeSince, history.newestFirst(), now),
+      status: (now) =>
+        statusView(active.active, active.activeSince, history.newestFirst(), now, config.warnDays),
       metrics,
+      warnDays: config.warnDays,
       access: accessPolicy(socket === undefined ? hostname : undefined, token),
     });
     const control = socket === undefined
@@ -175,12 +182,26 @@ export async function serveWithReload(
     controlAddr = control.value.addr;
   }
 
+  if (config.watch) {
+    const pollMs = POLL_MS;
+    const watchedPaths = [config.cert, ...(config.key === undefined ? [] : [config.key])];
+    const watcher = await watchFiles({
+      paths: watchedPaths,
+      reload: () => reload("watch"),
+      onEventsFailed: (reason) => config.onNotice({ kind: "watcher_failed", reason, pollMs }),
+      pollMs,
+    });
+    config.onNotice({ kind: "watching", paths: watchedPaths, pollMs });
+    servers.unshift({ shutdown: () => watcher.stop() });
+  }
+
   const { promise: finished, resolve: markFinished } = Promise.withResolvers<void>();
   let removeSignalHandlers = () => {};
   let stopping: Promise<void> | undefined;
   const stop = (signal: StopEvent["signal"]) => {
     stopping ??= (async () => {
       config.onStop({ signal, phase: "stopping" });
+      expiry.stop();
       await Promise.all(servers.map((server) => server.shutdown()));
       removeSignalHandlers();
       config.onStop({ signal, phase: "stopped" });

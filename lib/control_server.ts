@@ -45,6 +45,8 @@ export interface ControlServerOptions {
   readonly metrics: { render(): Promise<string>; readonly contentType: string };
   /** Token and Host rules. */
   readonly access: AccessPolicy;
+  /** The expiry warning window, in days, shown with the certificate. */
+  readonly warnDays: number;
   /** The clock; defaults to the current time. */
   readonly clock?: () => Date;
 }
@@ -64,7 +66,12 @@ export function controlHandler(
         const headers = { "x-reload-outcome": outcome.kind };
         const status = OUTCOME_HTTP_STATUS[outcome.kind];
         return _wantsJson(request)
-          ? _answer(status, reloadJson(outcome, options.activeSince()), JSON_TYPE, headers)
+          ? _answer(
+            status,
+            reloadJson(outcome, options.activeSince(), options.warnDays),
+            JSON_TYPE,
+            headers,
+          )
           : _answer(status, formatOutcome(outcome) + "\n", TEXT_TYPE, headers);
       },
     },

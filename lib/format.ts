@@ -42,6 +42,7 @@ export const START_ERROR_EXIT_CODE: Readonly<Record<StartErrorKind, number>> = {
   invalid_option: EXIT_CODE.usage,
   certificate: EXIT_CODE.startupFailed,
   token: EXIT_CODE.startupFailed,
+  pid_file: EXIT_CODE.startupFailed,
   listen: EXIT_CODE.startupFailed,
 };
 
@@ -87,6 +88,9 @@ export function formatStartError(error: StartError): string {
     case "certificate":
     case "token":
       return formatStartupFailure(error.error);
+    case "pid_file":
+      return `startup failed: Cannot use pid file "${error.error.path}": ${error.error.problem}; ` +
+        "the server was not started";
     case "listen":
       return formatListenError(error.error);
     default:
@@ -122,6 +126,16 @@ export function formatNotice(notice: Notice): string {
       return _frontLine(notice);
     case "connection_migration":
       return _migrationLine(notice.migration);
+    case "expiry":
+      return `certificate ${describeCertificate(notice.certificate, notice.at)} expires in ` +
+        `${notice.daysLeft} day${notice.daysLeft === 1 ? "" : "s"}, within the warning window ` +
+        `of ${notice.warnDays} days; renew it and reload`;
+    case "watching":
+      return `watching ${notice.paths.map((path) => `"${path}"`).join(" and ")} for changes ` +
+        `(file events, and a check every ${notice.pollMs} ms); a change reloads with trigger watch`;
+    case "watcher_failed":
+      return `file events stopped (${notice.reason}); still checking for changes every ` +
+        `${notice.pollMs} ms`;
     default:
       return _unreachable(notice);
   }

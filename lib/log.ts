@@ -1,13 +1,23 @@
 /**
- * The CLI's log: one line per event on standard output, each prefixed with
- * its time and what it is about (`[startup]`, `[SIGHUP]`, `[POST /reload_certs]`).
+ * The CLI's log: one line per event on standard output, as text (default:
+ * time, `[tag]`, the line) or as JSON lines for log shippers (`--log-format
+ * json`: time, level, event, trigger, message and the certificate's fields).
+ * The message is always the formatter's line, so both formats say the same.
  *
  * @module
  */
 
-import { formatLogLine, formatOutcome, formatStop } from "./format.ts";
+import type { Certificate } from "./certificate.ts";
+import { daysLeft, formatLogLine, formatNotice, formatOutcome, formatStop } from "./format.ts";
+import { type Notice, noticeLevel } from "./notice.ts";
 import type { ReloadOutcome, ReloadTrigger } from "./reloader.ts";
 import type { StopEvent } from "./signals.ts";
+
+/** The log formats. */
+export const LOG_FORMATS = ["text", "json"] as const;
+
+/** One of {@linkcode LOG_FORMATS}. */
+export type LogFormat = typeof LOG_FORMATS[number];
 
 /** The log tag of each reload trigger. */
 export const TRIGGER_TAG: Readonly<Record<ReloadTrigger, string>> = {
@@ -18,17 +28,100 @@ export const TRIGGER_TAG: Readonly<Record<ReloadTrigger, string>> = {
   watch: "watch",
 };
 
-/** Writes one log line to standard output. */
-export function log(tag: string, text: string, at: Date = new Date()): void {
-  console.log(formatLogLine(at, tag, text));
+/** The log tag of each notice kind. */
+const NOTICE_TAG: Readonly<Record<Notice["kind"], string>> = {
+  tls_front: "startup",
+  connection_migration: "startup",
+  expiry: "expiry",
+  watching: "watch",
+  watcher_failed: "watch",
+};
+
+/** What a log line is about, for JSON's `event` field. */
+type LogEvent = "startup" | "reload" | "notice" | "stop";
+
+/** One log line, before it is written in either format. */
+interface Entry {
+  readonly at: Date;
+  readonly tag: string;
+  readonly level: "info" | "warning" | "error";
+  readonly event: LogEvent;
+  readonly message: string;
+  readonly trigger?: ReloadTrigger;
+  readonly certificate?: Certificate;
 }
 
-/** Logs a reload outcome, tagged by its trigger, with the same text the control server answers. */
-export function logOutcome(outcome: ReloadOutcome): void {
-  log(TRIGGER_TAG[outcome.trigger], formatOutcome(outcome), outcome.at);
-}
+/** Writes the CLI's log lines in one format. */
+export class Log {
+  readonly #format: LogFormat;
 
-/** Logs a step of a graceful stop, tagged by the signal that asked for it. */
-export function logStop(event: StopEvent): void {
-  log(event.signal, formatStop(event.phase));
+  /** Logs as text (the default) or as JSON lines. */
+  constructor(format: LogFormat = "text") {
+    this.#format = format;
+  }
+
+  /** Logs a startup fact, e.g. the pid or a listen address. */
+  startup(text: string): void {
+    this.#write({ at: new Date(), tag: "startup", level: "info", event: "startup", message: text });
+  }
+
+  /** Logs a reload outcome, tagged by its trigger, with the same text the control server answers. */
+  outcome(outcome: ReloadOutcome): void {
+    this.#write({
+      at: outcome.at,
+      tag: TRIGGER_TAG[outcome.trigger],
+      level: outcome.kind === "failed" ? "error" : "info",
+      event: "reload",
+      message: formatOutcome(outcome),
+      trigger: outcome.trigger,
+      certificate: outcome.certificate,
+    });
+  }
+
+  /** Logs a notice (front in use, connection migration, expiry, watcher). */
+  notice(notice: Notice): void {
+    this.#write({
+      at: new Date(),
+      tag: NOTICE_TAG[notice.kind],
+      level: noticeLevel(notice),
+      event: "notice",
+      message: formatNotice(notice),
+      ...(notice.kind === "expiry" ? { certificate: notice.certificate } : {}),
+    });
+  }
+
+  /** Logs a step of a graceful stop, tagged by the signal that asked for it. */
+  stop(event: StopEvent): void {
+    this.#write({
+      at: new Date(),
+      tag: event.signal,
+      level: event.phase === "forced" ? "warning" : "info",
+      event: "stop",
+      message: formatStop(event.phase),
+    });
+  }
+
+  #write(entry: Entry): void {
+    if (this.#format === "text") {
+      console.log(formatLogLine(entry.at, entry.tag, entry.message));
+      return;
+    }
+    const certificate = entry.certificate === undefined ? {} : {
+      certificate: {
+        path: entry.certificate.path,
+        subject: entry.certificate.subject,
+        fingerprint256: entry.certificate.fingerprint256,
+        notAfter: entry.certificate.notAfter,
+        daysLeft: daysLeft(entry.certificate.notAfter, entry.at),
+      },
+    };
+    console.log(JSON.stringify({
+      time: entry.at,
+      level: entry.level,
+      event: entry.event,
+      ...(entry.trigger === undefined ? {} : { trigger: entry.trigger }),
+      message: entry.message,
+      ...certificate,
+    }));
+  }
 }

@@ -9,6 +9,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Certificate } from "./certificate.ts";
 import type { ReloadOutcome } from "./reloader.ts";
+import { DEFAULT_WARN_DAYS, expiresSoon } from "./expiry.ts";
 
 const PREFIX = "signal_server_";
 const MS_PER_SECOND = 1000;
@@ -25,7 +26,7 @@ export class ReloadMetrics {
   #active: Certificate | undefined;
 
   /** Starts with no outcome recorded; the certificate gauges appear with the first one. */
-  constructor() {
+  constructor(warnDays: number = DEFAULT_WARN_DAYS) {
     const active = () => this.#active;
     const registers = [this.#registry];
     this.#reloads = new Counter({
@@ -67,6 +68,15 @@ export class ReloadMetrics {
       collect() {
         const certificate = active();
         if (certificate) this.set(certificate.notAfter.getTime() / MS_PER_SECOND);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}certificate_expiry_warning`,
+      help: `Whether the certificate being served expires within ${warnDays} days (1) or not (0).`,
+      registers,
+      collect() {
+        const certificate = active();
+        if (certificate) this.set(expiresSoon(certificate, new Date(), warnDays) ? 1 : 0);
       },
     });
     new Gauge({

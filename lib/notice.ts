@@ -1,11 +1,13 @@
 /**
- * Notices: what the server tells its operator about how it runs, beyond
- * reload outcomes: which HTTPS front serves and why, and whether the kernel
- * keeps per-request clients safe during swaps. A closed set, keyed by `kind`.
+ * Notices: what the server tells its operator beyond reload outcomes: which
+ * HTTPS front serves and why, whether the kernel keeps per-request clients safe
+ * during swaps, an expiry coming close, and the file watcher's state. A closed
+ * set, keyed by `kind`.
  *
  * @module
  */
 
+import type { Certificate } from "./certificate.ts";
 import type { ConnectionMigration } from "./native_front.ts";
 import type { NativeFrontUnavailable, TlsFrontName } from "./tls_front.ts";
 
@@ -29,4 +31,39 @@ export type Notice =
     /** Whether connections waiting in a closed listener's queue move to the new one (`net.ipv4.tcp_migrate_req`). */
     readonly kind: "connection_migration";
     readonly migration: ConnectionMigration;
+  }
+  | {
+    /** The active certificate expires within the warning window (at startup, after a reload, daily). */
+    readonly kind: "expiry";
+    readonly at: Date;
+    readonly certificate: Certificate;
+    readonly daysLeft: number;
+    readonly warnDays: number;
+  }
+  | {
+    /** The files are watched for changes (`watch: true`). */
+    readonly kind: "watching";
+    readonly paths: readonly string[];
+    readonly pollMs: number;
+  }
+  | {
+    /** The file-event watcher failed; changes are still found by polling. */
+    readonly kind: "watcher_failed";
+    readonly reason: string;
+    readonly pollMs: number;
   };
+
+/** Whether a notice asks the operator to act (`warning`) or only informs (`info`). */
+export function noticeLevel(notice: Notice): "info" | "warning" {
+  switch (notice.kind) {
+    case "tls_front":
+      return notice.fallback === undefined ? "info" : "warning";
+    case "connection_migration":
+      return notice.migration === "on" ? "info" : "warning";
+    case "expiry":
+    case "watcher_failed":
+      return "warning";
+    case "watching":
+      return "info";
+  }
+}

@@ -9,6 +9,8 @@ import { parseArgs } from "node:util";
 import { err, ok, type Result } from "./result.ts";
 import { DEFAULT_ADDRESSES, isLoopback, MAX_PORT } from "./serve_options.ts";
 import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "./tls_front.ts";
+import { DEFAULT_WARN_DAYS } from "./expiry.ts";
+import { LOG_FORMATS, type LogFormat } from "./log.ts";
 
 /** Everything the server is configured with. */
 export interface Options {
@@ -30,6 +32,14 @@ export interface Options {
   readonly controlTokenFile: string | undefined;
   /** Absolute path of a Unix socket for the control server, instead of TCP. */
   readonly controlSocket: string | undefined;
+  /** Reload when the certificate or key changes on disk. */
+  readonly watch: boolean;
+  /** Warn when the certificate expires within this many days. */
+  readonly warnDays: number;
+  /** The log format. */
+  readonly logFormat: LogFormat;
+  /** Where to write the server's pid, locked while it runs. */
+  readonly pidFile: string | undefined;
 }
 
 /** The values used for flags that are not given. */
@@ -40,6 +50,10 @@ export const DEFAULT_OPTIONS: Options = {
   tlsFront: "auto",
   controlTokenFile: undefined,
   controlSocket: undefined,
+  watch: false,
+  warnDays: DEFAULT_WARN_DAYS,
+  logFormat: "text",
+  pidFile: undefined,
 };
 
 /** What parsing the command line asks for: run with options, or print help. */
@@ -66,6 +80,10 @@ Options:
                              with the token in this file (read once at startup)
   --control-socket <path>    serve the control API on this Unix socket (absolute path, mode 0600)
                              instead of TCP
+  --watch                    reload when the certificate or key changes on disk (within 2 s)
+  --warn-days <days>         warn when the certificate expires within this many days (default: ${DEFAULT_OPTIONS.warnDays})
+  --log-format <format>      text (default) or json (one JSON object per line)
+  --pid-file <path>          write the server's pid here, locked while it runs, removed at exit
   --tls-front <front>        HTTPS front: native (HTTP/2 and 1.1, needs --unstable-net), node
                              (node:https, HTTP/1.1), or auto: native when it can run (default: auto)
   -h, --help                 print this help
@@ -97,6 +115,10 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
         "control-token-file": { type: "string" },
         "control-socket": { type: "string" },
         "tls-front": { type: "string" },
+        watch: { type: "boolean" },
+        "warn-days": { type: "string" },
+        "log-format": { type: "string" },
+        "pid-file": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -128,7 +150,15 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
   if (!(TLS_FRONT_CHOICES as readonly string[]).includes(tlsFront)) {
     return err(`--tls-front must be one of ${TLS_FRONT_CHOICES.join(", ")}, got "${tlsFront}"`);
   }
-  for (const flag of ["cert", "key", "hostname", "control-token-file"] as const) {
+  const warnDays = values["warn-days"] ?? String(DEFAULT_OPTIONS.warnDays);
+  if (!/^\d+$/.test(warnDays)) {
+    return err(`--warn-days must be a whole number of days, got "${warnDays}"`);
+  }
+  const logFormat = values["log-format"] ?? DEFAULT_OPTIONS.logFormat;
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    return err(`--log-format must be one of ${LOG_FORMATS.join(", ")}, got "${logFormat}"`);
+  }
+  for (const flag of ["cert", "key", "hostname", "control-token-file", "pid-file"] as const) {
     if (values[flag] === "") return err(`--${flag} must not be empty`);
   }
   return ok({
@@ -143,6 +173,10 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
       tlsFront: tlsFront as TlsFrontChoice,
       controlTokenFile,
       controlSocket,
+      watch: values.watch ?? false,
+      warnDays: Number(warnDays),
+      logFormat: logFormat as LogFormat,
+      pidFile: values["pid-file"],
     },
   });
 }

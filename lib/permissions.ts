@@ -1,7 +1,7 @@
 /**
  * The least-privilege permission flags for a configuration: read access to
  * the certificate (and key) only, net access to the two listen addresses only,
- * plus the control token file and the control socket when they are configured,
+ * plus the control token file, the control socket and the pid file when configured,
  * and `--unstable-net` when the native HTTPS front may serve (SO_REUSEPORT).
  * `deno task start` writes them out for the defaults; tests use this function
  * to spawn the server exactly as narrowly, and a test keeps the two in step.
@@ -14,8 +14,9 @@ import { hostPort, type Options } from "./options.ts";
 /** The `deno run` permission flags a server with these options needs, and nothing more. */
 export function permissionFlags(options: Options): string[] {
   const socket = options.controlSocket;
-  const readable = [options.cert, options.key, options.controlTokenFile, socket]
+  const readable = [options.cert, options.key, options.controlTokenFile, socket, options.pidFile]
     .filter((path) => path !== undefined);
+  const writable = [socket, options.pidFile].filter((path) => path !== undefined);
   const listens = [
     hostPort(options.hostname, options.port),
     socket === undefined
@@ -25,8 +26,9 @@ export function permissionFlags(options: Options): string[] {
   const flags = [
     "--no-prompt",
     `--allow-read=${readable.join(",")}`,
-    // A Unix socket needs read and write of its path besides the net grant (Deno 2.9.6).
-    ...(socket === undefined ? [] : [`--allow-write=${socket}`]),
+    // A Unix socket needs read and write of its path besides the net grant (Deno 2.9.6); the pid
+    // file is written, locked and removed.
+    ...(writable.length === 0 ? [] : [`--allow-write=${writable.join(",")}`]),
     `--allow-net=${listens.join(",")}`,
   ];
   // The native HTTPS front binds each certificate's listener with SO_REUSEPORT, which Deno gates.

@@ -12,6 +12,7 @@ import type { StopEvent } from "./signals.ts";
 import type { OptionError } from "./start_error.ts";
 import type { Notice } from "./notice.ts";
 import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "./tls_front.ts";
+import { DEFAULT_WARN_DAYS } from "./expiry.ts";
 
 /**
  * Where the control server listens.
@@ -70,6 +71,10 @@ export interface ServeWithReloadOptions {
   readonly onNotice?: (notice: Notice) => void;
   /** The HTTPS front: `native` (h2, needs `--unstable-net`), `node`, or `auto` (default: native when it can run). */
   readonly tlsFront?: TlsFrontChoice;
+  /** Reload when the certificate or key changes on disk (trigger `watch`); defaults to `false`. */
+  readonly watch?: boolean;
+  /** Warn (an `expiry` notice) when the certificate expires within this many days; defaults to 14. */
+  readonly warnDays?: number;
 }
 
 /** The options with every default filled in, checked. */
@@ -96,6 +101,10 @@ export interface ResolvedServeOptions {
   readonly onNotice: (notice: Notice) => void;
   /** The HTTPS front asked for. */
   readonly tlsFront: TlsFrontChoice;
+  /** Whether to watch the files. */
+  readonly watch: boolean;
+  /** The expiry warning window, in days. */
+  readonly warnDays: number;
 }
 
 /** The control server's checked settings. */
@@ -150,6 +159,10 @@ export function resolveServeOptions(
   if (!TLS_FRONT_CHOICES.includes(tlsFront)) {
     return problem("tlsFront", `must be one of ${TLS_FRONT_CHOICES.join(", ")}, got "${tlsFront}"`);
   }
+  const warnDays = options.warnDays ?? DEFAULT_WARN_DAYS;
+  if (!Number.isInteger(warnDays) || warnDays < 0) {
+    return problem("warnDays", `must be a whole number of days, 0 or more, got ${warnDays}`);
+  }
   let control: ResolvedServeOptions["control"];
   if (options.control !== false) {
     const controlHostname = options.control?.hostname ?? DEFAULT_ADDRESSES.controlHostname;
@@ -187,6 +200,8 @@ export function resolveServeOptions(
     onStop: options.onStop ?? (() => {}),
     onNotice: options.onNotice ?? (() => {}),
     tlsFront,
+    watch: options.watch ?? false,
+    warnDays,
   });
 }
 

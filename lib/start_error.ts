@@ -8,6 +8,7 @@
 
 import type { CertificateError } from "./certificate.ts";
 import type { ListenError } from "./listen.ts";
+import type { PidFileError } from "./pid_file.ts";
 
 /**
  * An option that makes no sense, named, with what it must be.
@@ -26,7 +27,7 @@ export interface OptionError {
 
 /**
  * Why the server did not start: a bad option, a rejected certificate, an unreadable control
- * token file, or an address it could not bind.
+ * token file, a pid file another server holds, or an address it could not bind.
  *
  * @example
  * ```ts ignore
@@ -40,6 +41,7 @@ export type StartError =
   | { readonly kind: "invalid_option"; readonly error: OptionError }
   | { readonly kind: "certificate"; readonly error: CertificateError }
   | { readonly kind: "token"; readonly error: CertificateError }
+  | { readonly kind: "pid_file"; readonly error: PidFileError }
   | { readonly kind: "listen"; readonly error: ListenError };
 
 /**

@@ -11,6 +11,7 @@ import type { Certificate, CertificateError } from "./certificate.ts";
 import { daysLeft, describeError, formatOutcome, formatTime } from "./format.ts";
 import type { ReloadAttempt } from "./history.ts";
 import type { ActiveSince, ReloadOutcome } from "./reloader.ts";
+import { expiresSoon } from "./expiry.ts";
 
 /** The active certificate as `/certs` shows it. */
 export interface CertificateStatus {
@@ -45,6 +46,10 @@ export interface CertificateStatus {
   readonly loadedAt: Date;
   /** What loaded it: `startup`, `http`, `sighup`, `api` or `watch`. */
   readonly loadedBy: string;
+  /** The expiry warning window, in days. */
+  readonly warnDays: number;
+  /** Whether it expires within the warning window. */
+  readonly expiresSoon: boolean;
 }
 
 /** Everything `/certs` shows. */
@@ -63,8 +68,9 @@ export function statusView(
   since: ActiveSince,
   reloads: readonly ReloadAttempt[],
   now: Date,
+  warnDays: number,
 ): StatusView {
-  return { now, certificate: certificateStatus(certificate, since, now), reloads };
+  return { now, certificate: certificateStatus(certificate, since, now, warnDays), reloads };
 }
 
 /** The active certificate's fields for `/certs` and for JSON answers. */
@@ -72,6 +78,7 @@ export function certificateStatus(
   certificate: Certificate,
   since: ActiveSince,
   now: Date,
+  warnDays: number,
 ): CertificateStatus {
   return {
     path: certificate.path,
@@ -87,6 +94,8 @@ export function certificateStatus(
     chain: certificate.chain,
     loadedAt: since.at,
     loadedBy: since.trigger,
+    warnDays,
+    expiresSoon: expiresSoon(certificate, now, warnDays),
   };
 }
 
@@ -95,10 +104,23 @@ export function statusJson(view: StatusView): string {
   return JSON.stringify(view, null, 2) + "\n";
 }
 
-/** The status view as plain text for people. */
-export function statusText(view: StatusView): string {
+/** Options of {@linkcode statusText}. */
+export interface StatusTextOptions {
+  /** Highlight what needs attention with ANSI colours (only for a terminal, never with NO_COLOR). */
+  readonly color?: boolean;
+}
+
+const ANSI_WARNING = "\x1b[1;33m";
+const ANSI_RESET = "\x1b[0m";
+
+/** The status view as plain text for people; days left stand out inside the warning window. */
+export function statusText(view: StatusView, options: StatusTextOptions = {}): string {
   const c = view.certificate;
-  const days = c.daysLeft < 0 ? `expired ${-c.daysLeft} days ago` : `${c.daysLeft} days left`;
+  let days = c.daysLeft < 0 ? `expired ${-c.daysLeft} days ago` : `${c.daysLeft} days left`;
+  if (c.expiresSoon) {
+    days = `${days}, within the ${c.warnDays}-day warning window: renew it`;
+    if (options.color) days = `${ANSI_WARNING}${days}${ANSI_RESET}`;
+  }
   const lines = [
     `certificate   ${c.path}${c.keyPath === undefined ? "" : ` (key ${c.keyPath})`}`,
     `subject       ${c.subject}`,
@@ -123,7 +145,7 @@ export function statusText(view: StatusView): string {
 }
 
 /** The JSON answer of `POST /reload_certs`: `{ ok, outcome, trigger, message, certificate, error? }`. */
-export function reloadJson(outcome: ReloadOutcome, since: ActiveSince): string {
+export function reloadJson(outcome: ReloadOutcome, since: ActiveSince, warnDays: number): string {
   const error = outcome.kind === "failed" ? { error: errorJson(outcome.error) } : {};
   return JSON.stringify(
     {
@@ -131,7 +153,7 @@ export function reloadJson(outcome: ReloadOutcome, since: ActiveSince): string {
       outcome: outcome.kind,
       trigger: outcome.trigger,
       message: formatOutcome(outcome),
-      certificate: certificateStatus(outcome.certificate, since, outcome.at),
+      certificate: certificateStatus(outcome.certificate, since, outcome.at, warnDays),
       ...error,
     },
     null,

@@ -25,6 +25,10 @@ Deno.test("no flags give the documented defaults", () => {
     tlsFront: "auto",
     controlTokenFile: undefined,
     controlSocket: undefined,
+    watch: false,
+    warnDays: 14,
+    logFormat: "text",
+    pidFile: undefined,
   });
 });
 
@@ -48,6 +52,13 @@ Deno.test("every flag sets its option", () => {
       "/etc/token",
       "--control-socket",
       "/run/signal-server/control.sock",
+      "--watch",
+      "--warn-days",
+      "30",
+      "--log-format",
+      "json",
+      "--pid-file",
+      "/run/signal-server/pid",
     ]),
     {
       cert: "/etc/a.pem",
@@ -59,6 +70,10 @@ Deno.test("every flag sets its option", () => {
       tlsFront: "node",
       controlTokenFile: "/etc/token",
       controlSocket: "/run/signal-server/control.sock",
+      watch: true,
+      warnDays: 30,
+      logFormat: "json",
+      pidFile: "/run/signal-server/pid",
     },
   );
 });
@@ -76,6 +91,8 @@ Deno.test("bad flags are usage errors that say what is wrong", () => {
   assert.match(usageError(["--bogus"]), /bogus/);
   assert.match(usageError(["extra"]), /extra/);
   assert.match(usageError(["--cert="]), /--cert must not be empty/);
+  assert.match(usageError(["--warn-days=-1"]), /--warn-days must be a whole number of days/);
+  assert.match(usageError(["--log-format", "xml"]), /--log-format must be one of text, json/);
   assert.match(
     usageError(["--tls-front", "fast"]),
     /--tls-front must be one of auto, native, node, got "fast"/,
@@ -125,6 +142,16 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
       "--allow-net=127.0.0.1:8080,unix:/run/s/control.sock",
     ],
     "the token file's read; the socket's read, write and unix: net grant instead of TCP",
+  );
+  assert.deepEqual(
+    permissionFlags({ ...DEFAULT_OPTIONS, pidFile: "/run/s/pid" }),
+    [
+      "--no-prompt",
+      "--allow-read=cert.pem,/run/s/pid",
+      "--allow-write=/run/s/pid",
+      "--allow-net=127.0.0.1:8080,127.0.0.1:3000",
+    ],
+    "the pid file is read (the holder's pid), written, locked and removed",
   );
   assert.equal(hostPort("::1", 3000), "[::1]:3000");
 });

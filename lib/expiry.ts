@@ -1,0 +1,62 @@
+/**
+ * Expiry warnings (`--warn-days`): whether the active certificate expires
+ * within the warning window, and a warner that says so at startup, after each
+ * reload, and once a day while it stays true.
+ *
+ * @module
+ */
+
+import type { Certificate } from "./certificate.ts";
+import { daysLeft } from "./format.ts";
+import type { Notice } from "./notice.ts";
+
+/** Days before expiry from which the server warns, unless told otherwise. */
+export const DEFAULT_WARN_DAYS = 14;
+
+const MS_PER_DAY = 24 * 60 * 60 * 1000;
+
+/** Whether a certificate expires within `warnDays` of `now` (or has expired). */
+export function expiresSoon(certificate: Certificate, now: Date, warnDays: number): boolean {
+  return certificate.notAfter.getTime() - now.getTime() < warnDays * MS_PER_DAY;
+}
+
+/** Says when the active certificate expires within the window: on each check, and daily. */
+export class ExpiryWarner {
+  readonly #warnDays: number;
+  readonly #notify: (notice: Notice) => void;
+  readonly #clock: () => Date;
+  #daily: ReturnType<typeof setInterval> | undefined;
+
+  /** Warns through `notify` when the certificate is within `warnDays` of its expiry. */
+  constructor(warnDays: number, notify: (notice: Notice) => void, clock = () => new Date()) {
+    this.#warnDays = warnDays;
+    this.#notify = notify;
+    this.#clock = clock;
+  }
+
+  /** Warns now if `certificate` expires within the window; returns whether it did. */
+  check(certificate: Certificate): boolean {
+    const at = this.#clock();
+    if (!expiresSoon(certificate, at, this.#warnDays)) return false;
+    this.#notify({
+      kind: "expiry",
+      at,
+      certificate,
+      daysLeft: daysLeft(certificate.notAfter, at),
+      warnDays: this.#warnDays,
+    });
+    return true;
+  }
+
+  /** Checks `active()` once a day until stopped; the timer does not keep the process alive. */
+  startDaily(active: () => Certificate, everyMs: number = MS_PER_DAY): void {
+    const daily = setInterval(() => this.check(active()), everyMs);
+    Deno.unrefTimer(daily);
+    this.#daily = daily;
+  }
+
+  /** Stops the daily check. */
+  stop(): void {
+    clearInterval(this.#daily);
+  }
+}

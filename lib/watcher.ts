@@ -1,0 +1,138 @@
+/**
+ * The file watcher (`--watch`): finds when the certificate or key changed on
+ * disk and asks for the same reload as POST and SIGHUP, with trigger `watch`.
+ * It never decides anything itself: the loader checks the files, the reloader
+ * keeps the last good pair.
+ *
+ * It works with read grants on the configured paths only, so it cannot watch
+ * their directories. Each check stats the paths (`Deno.stat` follows links to
+ * the resolved files) and compares device, inode, size and modification time;
+ * that sees an in-place rewrite, a write-then-rename and the atomic `..data`
+ * swap of Kubernetes Secret volumes alike. `Deno.watchFs` on the files only
+ * makes the check come sooner; when it fails, polling goes on.
+ *
+ * A change is acted on once the files have stayed the same for
+ * {@linkcode SETTLE_MS}, so a burst of writes (a file written in pieces, a
+ * certificate then its key) becomes one reload.
+ *
+ * @module
+ */
+
+/** How often the files are checked without a file event, in milliseconds. */
+export const POLL_MS = 500;
+/** How long the files must stay unchanged before a change is acted on, in milliseconds. */
+export const SETTLE_MS = 300;
+
+/** What the watcher calls. */
+export interface WatcherOptions {
+  /** The configured certificate (and key) paths. */
+  readonly paths: readonly string[];
+  /** Reloads; resolves when the reload is done. */
+  readonly reload: () => Promise<unknown>;
+  /** Told once when file events fail; polling goes on. */
+  readonly onEventsFailed: (reason: string) => void;
+  /** Check interval; defaults to {@linkcode POLL_MS}. */
+  readonly pollMs?: number;
+  /** Settle time; defaults to {@linkcode SETTLE_MS}. */
+  readonly settleMs?: number;
+}
+
+/** A running watcher. */
+export interface Watcher {
+  /** Stops watching; resolves when no check or reload is left running. */
+  stop(): Promise<void>;
+}
+
+/** Starts watching the files; the state at start is the one already loaded. */
+export async function watchFiles(options: WatcherOptions): Promise<Watcher> {
+  const pollMs = options.pollMs ?? POLL_MS;
+  const settleMs = options.settleMs ?? SETTLE_MS;
+  let loadedState = await fileState(options.paths);
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+
+  const events = _watchEvents(options.paths, () => wake?.(), options.onEventsFailed);
+  const loop = (async () => {
+    while (!stopped) {
+      await sleep(pollMs);
+      if (stopped) break;
+      let seen = await fileState(options.paths);
+      if (seen === loadedState) continue;
+      // Changed: wait until the files hold still, so that a burst of writes is one reload.
+      while (!stopped) {
+        await new Promise((resolve) => setTimeout(resolve, settleMs));
+        const now = await fileState(options.paths);
+        if (now === seen) break;
+        seen = now;
+      }
+      if (stopped) break;
+      loadedState = seen;
+      await options.reload();
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      wake?.();
+      events.close();
+      await loop;
+    },
+  };
+}
+
+/** Device, inode, size and modification time of each (resolved) path, or why it cannot be read. */
+export async function fileState(paths: readonly string[]): Promise<string> {
+  const parts = await Promise.all(paths.map(async (path) => {
+    try {
+      const info = await Deno.stat(path);
+      return `${info.dev}:${info.ino}:${info.size}:${info.mtime?.getTime()}`;
+    } catch (error) {
+      return error instanceof Error ? error.name : "unreadable";
+    }
+  }));
+  return parts.join("|");
+}
+
+/** File events as a hint to check now; reports once if they cannot be had or stop. */
+function _watchEvents(
+  paths: readonly string[],
+  onEvent: () => void,
+  onFailed: (reason: string) => void,
+): { close(): void } {
+  let watcher: Deno.FsWatcher;
+  try {
+    watcher = Deno.watchFs([...paths], { recursive: false });
+  } catch (error) {
+    onFailed(error instanceof Error ? error.message : String(error));
+    return { close() {} };
+  }
+  let closed = false;
+  (async () => {
+    try {
+      for await (const _event of watcher) onEvent();
+      if (!closed) onFailed("the file event stream ended");
+    } catch (error) {
+      if (!closed) onFailed(error instanceof Error ? error.message : String(error));
+    }
+  })();
+  return {
+    close() {
+      closed = true;
+      try {
+        watcher.close();
+      } catch {
+        // Already closed.
+      }
+    },
+  };
+}
