@@ -25,6 +25,14 @@ export const OUTCOME_HTTP_STATUS: Readonly<Record<ReloadOutcomeKind, number>> = 
   failed: 500,
 };
 
+/** Exit code of `deno task reload` for each outcome: 0 when the certificate is good, 1 when the reload failed. */
+export const OUTCOME_EXIT_CODE: Readonly<Record<ReloadOutcomeKind, number>> = {
+  loaded: 0,
+  reloaded: 0,
+  unchanged: 0,
+  failed: 1,
+};
+
 /** Process exit codes, one per way the process can end. */
 export const EXIT_CODE = {
   /** Shut down on SIGINT/SIGTERM after finishing in-flight requests. */
@@ -127,9 +135,10 @@ export function formatNotice(notice: Notice): string {
     case "connection_migration":
       return _migrationLine(notice.migration);
     case "expiry":
-      return `certificate ${describeCertificate(notice.certificate, notice.at)} expires in ` +
-        `${notice.daysLeft} day${notice.daysLeft === 1 ? "" : "s"}, within the warning window ` +
-        `of ${notice.warnDays} days; renew it and reload`;
+      return `certificate "${notice.certificate.path}" (${notice.certificate.subject}) expires ` +
+        `${formatTime(notice.certificate.notAfter)} (${
+          _daysLeft(notice.certificate.notAfter, notice.at)
+        }), within the ${notice.warnDays}-day warning window; renew it and reload`;
     case "watching":
       return `watching ${notice.paths.map((path) => `"${path}"`).join(" and ")} for changes ` +
         `(file events, and a check every ${notice.pollMs} ms); a change reloads with trigger watch`;

@@ -202,6 +202,10 @@ export function serverFlags(options: Options): string[] {
     flags.push(`--control-token-file=${options.controlTokenFile}`);
   }
   if (options.controlSocket !== undefined) flags.push(`--control-socket=${options.controlSocket}`);
+  if (options.watch) flags.push("--watch");
+  if (options.warnDays !== DEFAULT_OPTIONS.warnDays) flags.push(`--warn-days=${options.warnDays}`);
+  if (options.logFormat !== "text") flags.push(`--log-format=${options.logFormat}`);
+  if (options.pidFile !== undefined) flags.push(`--pid-file=${options.pidFile}`);
   return options.key === undefined ? flags : [...flags, `--key=${options.key}`];
 }
 

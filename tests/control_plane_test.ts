@@ -247,7 +247,8 @@ Deno.test("--control-socket: curl over a 0600 Unix socket, a stale socket replac
   const crashed = new Deno.Command(Deno.execPath(), {
     args: [
       "eval",
-      `Deno.listen({ transport: "unix", path: ${JSON.stringify(socket)} }); console.log("up");`,
+      `const l = Deno.listen({ transport: "unix", path: ${JSON.stringify(socket)} }); ` +
+      `console.log("up"); await l.accept();`,
     ],
     stdout: "piped",
   }).spawn();

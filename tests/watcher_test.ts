@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { ExpiryWarner } from "../lib/expiry.ts";
+import type { Notice } from "../lib/notice.ts";
+import { fileState, watchFiles } from "../lib/watcher.ts";
+import { fakeCertificate } from "./_certificates.ts";
+import { TempDir } from "./_fixtures.ts";
+
+Deno.test("the watcher turns a burst of writes to both files into one reload, after they settle", async () => {
+  await using dir = await TempDir.create();
+  const cert = await dir.write("cert.pem", "a");
+  const key = await dir.write("key.pem", "a");
+  let reloads = 0;
+  const watcher = await watchFiles({
+    paths: [cert, key],
+    reload: () => Promise.resolve(reloads++),
+    onEventsFailed: () => {},
+    pollMs: 50,
+    settleMs: 400,
+  });
+  try {
+    for (let i = 0; i < 5; i++) {
+      await Deno.writeTextFile(i % 2 ? key : cert, `b${i}`);
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    assert.equal(reloads, 1, "one reload for the whole burst");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(reloads, 1, "no reload without a change");
+  } finally {
+    await watcher.stop();
+  }
+});
+
+Deno.test("the file state changes with content, replacement and removal, and not otherwise", async () => {
+  await using dir = await TempDir.create();
+  const path = await dir.write("cert.pem", "one");
+  const before = await fileState([path]);
+  assert.equal(await fileState([path]), before);
+  await dir.write("cert.pem", "one"); // same bytes, new inode (rename)
+  const renamed = await fileState([path]);
+  assert.notEqual(renamed, before);
+  await Deno.remove(path);
+  assert.equal(await fileState([path]), "NotFound");
+});
+
+Deno.test("the expiry warner warns inside the window only, and again on each daily check", async () => {
+  const notices: Notice[] = [];
+  const now = new Date("2026-12-20T12:00:00Z");
+  const warner = new ExpiryWarner(14, (notice) => notices.push(notice), () => now);
+  const far = fakeCertificate("AA", { notAfter: new Date("2027-06-01T00:00:00Z") });
+  const near = fakeCertificate("BB", { notAfter: new Date("2026-12-27T12:00:00Z") });
+  assert.equal(warner.check(far), false);
+  assert.equal(warner.check(near), true);
+  assert.equal(notices.length, 1);
+  const notice = notices[0];
+  assert.ok(notice?.kind === "expiry" && notice.daysLeft === 7 && notice.warnDays === 14);
+  warner.startDaily(() => near, 20);
+  await new Promise((resolve) => setTimeout(resolve, 70));
+  warner.stop();
+  const count = notices.length;
+  assert.ok(count >= 3, `the daily check warned again (${count - 1} times)`);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(notices.length, count, "stop() ends the daily check");
+});
