@@ -297,3 +297,41 @@ Deno.test("loader never throws: a file that vanishes is a value, not an exceptio
   const result = await loadCertificate({ cert: "/nonexistent/dir/cert.pem", key: "/x" });
   assert.equal(result.ok, false);
 });
+
+Deno.test("bytes loaded before are not parsed again, yet their dates and their key are checked as before", async () => {
+  await using dir = await TempDir.create();
+  const pair = await mintCertificate();
+  const cert = await dir.write("c.pem", pair.certificatePem);
+  const key = await dir.write("k.pem", pair.keyPem);
+  const first = await loadCertificate({ cert, key });
+  assert.ok(first.ok);
+  const again = await loadCertificate({ cert, key });
+  assert.ok(again.ok);
+  assert.equal(again.value, first.value, "the same bytes give the remembered certificate");
+  assertError(await loadCertificate({ cert, key }, { now: new Date(Date.now() + 60 * DAY_MS) }), {
+    kind: "expired",
+  });
+  assertError(await loadCertificate({ cert, key }, { now: new Date(Date.now() - DAY_MS) }), {
+    kind: "not_yet_valid",
+  });
+  await dir.write("k.pem", (await mintCertificate()).keyPem);
+  assertError(await loadCertificate({ cert, key }), { kind: "key_mismatch" });
+  const elsewhere = await dir.write("d.pem", pair.certificatePem);
+  const moved = await loadCertificate({ cert: elsewhere });
+  assert.equal(moved.ok && moved.value.path, elsewhere, "the path is part of what is remembered");
+});
+
+Deno.test("a chain verified once is still refused in the wrong order", async () => {
+  await using dir = await TempDir.create();
+  const { root, intermediate, leaf } = await mintChain();
+  const good = await dir.write(
+    "good.pem",
+    leaf.certificatePem + intermediate.certificatePem + root.certificatePem,
+  );
+  assert.ok((await loadCertificate({ cert: good })).ok);
+  const swapped = await dir.write(
+    "bad.pem",
+    leaf.certificatePem + root.certificatePem + intermediate.certificatePem,
+  );
+  assertError(await loadCertificate({ cert: swapped }), { kind: "chain_broken" });
+});
