@@ -25,19 +25,25 @@ import { freePort, mintCertificate, type MintedCertificate, TempDir } from "../t
 import { postReload, ServerProcess } from "../tests/_server.ts";
 import { readMigration, withMigration } from "../tests/_sysctl.ts";
 import type { TlsFrontName } from "../lib/tls_front.ts";
+import {
+  available,
+  CLIENT_CPU,
+  cpuMicros,
+  enablePinning,
+  type Measurement,
+  median,
+  pin,
+  pinning,
+  rssMiB,
+  run,
+  SERVER_CPU,
+  wrkParse,
+} from "./_measure.ts";
 
 const CONNECTIONS = 50;
 const H2_STREAMS = 10;
 const WARMUP_SECONDS = 2;
 const BASELINE = "static Deno.serve TLS";
-
-/** One load generator run: requests per second, requests completed, and requests that failed. */
-interface Measurement {
-  readonly rps: number;
-  readonly requests: number;
-  readonly failed: number;
-  readonly protocol: string;
-}
 
 /** A load client: how to run it against a URL for some seconds, and how to read its output. */
 interface Client {
@@ -47,28 +53,18 @@ interface Client {
   parse(output: string): Measurement;
 }
 
-const WRK_ERRORS = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/;
-
-function _wrkParse(output: string): Measurement {
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1] ?? NaN);
-  const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? NaN);
-  const socket = WRK_ERRORS.exec(output)?.slice(1).reduce((sum, n) => sum + Number(n), 0) ?? 0;
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
-  return { rps, requests, failed: socket + non2xx, protocol: "http/1.1" };
-}
-
 const CLIENTS: readonly Client[] = [
   {
     name: "wrk keep-alive",
     tool: "wrk",
     args: (url, s) => ["-t1", `-c${CONNECTIONS}`, `-d${s}s`, url],
-    parse: _wrkParse,
+    parse: wrkParse,
   },
   {
     name: "wrk new connection per request",
     tool: "wrk",
     args: (url, s) => ["-t1", `-c${CONNECTIONS}`, `-d${s}s`, "-H", "Connection: close", url],
-    parse: _wrkParse,
+    parse: wrkParse,
   },
   {
     name: `h2load -m${H2_STREAMS}`,
@@ -139,7 +135,7 @@ async function _startStatic(dir: TempDir, pair: MintedCertificate) {
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   await reader.read(); // its one "listening" line
   reader.releaseLock();
-  await _pin(child.pid, SERVER_CPU);
+  await pin(child.pid);
   return {
     port,
     pid: child.pid,
@@ -155,7 +151,7 @@ async function _startSignalServer(dir: TempDir, pair: MintedCertificate, tlsFron
   const cert = await dir.write("cert.pem", pair.certificatePem);
   const key = await dir.write("key.pem", pair.keyPem);
   const server = await ServerProcess.start({ options: { cert, key, tlsFront } });
-  await _pin(server.child.pid, SERVER_CPU);
+  await pin(server.child.pid);
   return {
     port: server.options.port,
     pid: server.child.pid,
@@ -199,58 +195,6 @@ function _reloadLoop(
   };
 }
 
-const SERVER_CPU = 0;
-const CLIENT_CPU = 1;
-let pinning = false;
-
-/** Pins every thread of a process to one CPU, when taskset exists. */
-async function _pin(pid: number, cpu: number): Promise<void> {
-  if (pinning) await _run("taskset", ["-a", "-c", "-p", String(cpu), String(pid)], false);
-}
-
-/** User + system CPU time of a process so far, in microseconds (from /proc/<pid>/stat). */
-async function _cpuMicros(pid: number): Promise<number> {
-  const stat = await _run("cat", [`/proc/${pid}/stat`], false);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime and stime: fields 14 and 15
-  return (ticks / CLOCK_TICKS_PER_SECOND) * 1e6;
-}
-
-/** Resident set size of a process, in MiB. */
-async function _rssMiB(pid: number): Promise<number> {
-  const status = await _run("cat", [`/proc/${pid}/status`], false);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
-}
-
-const CLOCK_TICKS_PER_SECOND = 100;
-
-async function _run(tool: string, args: string[], pinned = true): Promise<string> {
-  const [command, allArgs] = pinned && pinning
-    ? ["taskset", ["-c", String(CLIENT_CPU), tool, ...args]]
-    : [tool, args];
-  const output = await new Deno.Command(command, {
-    args: allArgs,
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  return new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-}
-
-async function _available(tool: string): Promise<boolean> {
-  try {
-    await new Deno.Command(tool, { args: ["--version"], stdout: "null", stderr: "null" }).output();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function _median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
-
 /** Runs every scenario with every available client and prints the table. */
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -264,13 +208,13 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds);
   const clients: Client[] = [];
   for (const client of CLIENTS) {
-    if (await _available(client.tool)) clients.push(client);
+    if (await available(client.tool)) clients.push(client);
     else {console.error(
         `skipping "${client.name}": ${client.tool} not found (apt-get install -y wrk nghttp2-client)`,
       );}
   }
   if (clients.length === 0) Deno.exit(1);
-  pinning = navigator.hardwareConcurrency >= 2 && await _available("taskset");
+  await enablePinning();
   const migrated = await withMigration(1, () => _measure(clients, seconds, rounds));
   if (!migrated) await _measure(clients, seconds, rounds);
 }
@@ -280,7 +224,7 @@ async function _measure(clients: readonly Client[], seconds: number, rounds: num
   console.error(
     `${rounds} round(s) of ${seconds} s per run, ${CONNECTIONS} connections, on ` +
       `${navigator.hardwareConcurrency} cores; ${
-        pinning ? `servers pinned to CPU ${SERVER_CPU}, load to CPU ${CLIENT_CPU}` : "not pinned"
+        pinning.on ? `servers pinned to CPU ${SERVER_CPU}, load to CPU ${CLIENT_CPU}` : "not pinned"
       }; net.ipv4.tcp_migrate_req=${migration ?? "unknown"}`,
   );
   await using dir = await TempDir.create();
@@ -297,13 +241,13 @@ async function _measure(clients: readonly Client[], seconds: number, rounds: num
       for (const scenario of SCENARIOS) {
         const running = await scenario.start(dir, pairs[0] as MintedCertificate);
         const url = `https://127.0.0.1:${running.port}/hello`;
-        await _run(client.tool, client.args(url, WARMUP_SECONDS));
+        await run(client.tool, client.args(url, WARMUP_SECONDS));
         const reloader = scenario.reloadEveryMs !== undefined && running.server
           ? _reloadLoop(running.server, dir, pairs, scenario.reloadEveryMs)
           : undefined;
-        const cpuBefore = await _cpuMicros(running.pid);
-        const measured = client.parse(await _run(client.tool, client.args(url, seconds)));
-        const cpu = (await _cpuMicros(running.pid) - cpuBefore) / measured.requests;
+        const cpuBefore = await cpuMicros(running.pid);
+        const measured = client.parse(await run(client.tool, client.args(url, seconds)));
+        const cpu = (await cpuMicros(running.pid) - cpuBefore) / measured.requests;
         const reloads = (await reloader?.stop()) ?? { ok: 0, failed: 0 };
         await running.stop();
         const key = `${scenario.name}|${client.name}`;
@@ -336,11 +280,11 @@ async function _measure(clients: readonly Client[], seconds: number, rounds: num
   console.log("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const client of clients) {
     const baseline = results.get(`${BASELINE}|${client.name}`);
-    const [baseRps, baseCpu] = [_median(baseline?.rps ?? []), _median(baseline?.cpu ?? [])];
+    const [baseRps, baseCpu] = [median(baseline?.rps ?? []), median(baseline?.cpu ?? [])];
     for (const scenario of SCENARIOS) {
       const entry = results.get(`${scenario.name}|${client.name}`);
       if (entry === undefined) continue;
-      const [rps, cpu] = [_median(entry.rps), _median(entry.cpu)];
+      const [rps, cpu] = [median(entry.rps), median(entry.cpu)];
       const reloads = scenario.reloadEveryMs === undefined
         ? "–"
         : `${entry.reloads.ok} / ${entry.reloads.failed}`;
@@ -360,11 +304,11 @@ const SWAPS_PER_BATCH = 1_000;
 async function _memory(dir: TempDir, pairs: MintedCertificate[], seconds: number) {
   const running = await _startSignalServer(dir, pairs[0] as MintedCertificate, "native");
   const url = `https://127.0.0.1:${running.port}/hello`;
-  const rows: string[] = [`| ready | – | – | ${(await _rssMiB(running.pid)).toFixed(1)} |`];
+  const rows: string[] = [`| ready | – | – | ${(await rssMiB(running.pid)).toFixed(1)} |`];
   let connections = 0;
   let swaps = 0;
   for (let batch = 1; batch <= 2; batch++) {
-    const output = await _run("wrk", [
+    const output = await run("wrk", [
       "-t1",
       `-c${CONNECTIONS}`,
       `-d${seconds * 2}s`,
@@ -372,11 +316,11 @@ async function _memory(dir: TempDir, pairs: MintedCertificate[], seconds: number
       "Connection: close",
       url,
     ]);
-    const measured = _wrkParse(output);
+    const measured = wrkParse(output);
     connections += measured.requests;
     rows.push(
       `| short connections, batch ${batch} | ${connections} | ${swaps} | ${
-        (await _rssMiB(running.pid)).toFixed(1)
+        (await rssMiB(running.pid)).toFixed(1)
       } |`,
     );
     for (let i = 0; i < SWAPS_PER_BATCH; i++) {
@@ -388,7 +332,7 @@ async function _memory(dir: TempDir, pairs: MintedCertificate[], seconds: number
     }
     rows.push(
       `| swaps, batch ${batch} | ${connections} | ${swaps} | ${
-        (await _rssMiB(running.pid)).toFixed(1)
+        (await rssMiB(running.pid)).toFixed(1)
       } |`,
     );
   }

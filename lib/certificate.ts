@@ -310,7 +310,7 @@ export function parseCertificate(
   const chain: X509Certificate[] = [];
   for (const [index, block] of certBlocks.entries()) {
     try {
-      chain.push(new X509Certificate(block.der));
+      chain.push(_parsedX509(block.der));
     } catch (error) {
       return err({
         kind: "invalid_certificate",
@@ -386,6 +386,18 @@ function _pemBlocks(
   }
 }
 
+/**
+ * Parses a certificate and reads every field the loader uses, so that a damaged one (an EC public
+ * key off its curve, a bad date) fails here, at its position, and not later as an exception.
+ */
+function _parsedX509(der: Uint8Array): X509Certificate {
+  const certificate = new X509Certificate(der);
+  void [certificate.subject, certificate.issuer, certificate.fingerprint256];
+  void [certificate.validFromDate.getTime(), certificate.validToDate.getTime()];
+  void [certificate.publicKey.asymmetricKeyType, certificate.subjectAltName];
+  return certificate;
+}
+
 function _findChainBreak(
   chain: readonly X509Certificate[],
 ): { position: number; subject: string; nextSubject: string } | undefined {
@@ -395,7 +407,7 @@ function _findChainBreak(
     // two certificates: remember the pairs already verified.
     const pair = `${child.fingerprint256}>${parent.fingerprint256}`;
     if (VERIFIED.get(pair)) continue;
-    if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
+    if (!child.checkIssued(parent) || !_verifies(child, parent)) {
       return {
         position: i + 1,
         subject: _distinguishedName(child.subject),
@@ -405,6 +417,14 @@ function _findChainBreak(
     VERIFIED.set(pair, true);
   }
   return undefined;
+}
+
+function _verifies(child: X509Certificate, parent: X509Certificate): boolean {
+  try {
+    return child.verify(parent.publicKey);
+  } catch {
+    return false; // A signature or key the crypto library cannot use does not verify.
+  }
 }
 
 function _matchingKey(
@@ -566,8 +586,9 @@ async function _linkTarget(path: string): Promise<string | undefined> {
   }
 }
 
-function _distinguishedName(name: string): string {
-  return name.split("\n").join(", ");
+function _distinguishedName(name: string | undefined): string {
+  // Deno's X509Certificate gives undefined for a name it cannot render.
+  return name === undefined ? "(unreadable name)" : name.split("\n").join(", ");
 }
 
 function _reason(error: unknown): string {

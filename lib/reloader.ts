@@ -196,7 +196,24 @@ export class Reloader {
     const at = this.#now();
     const started = performance.now();
     const took = () => performance.now() - started;
-    const loaded = await this.#options.load(at);
+    let loaded: Result<Certificate, CertificateError>;
+    try {
+      loaded = await this.#options.load(at);
+    } catch (error) {
+      // The loader returns errors as values; should it ever throw, the reload fails (and a SIGHUP
+      // does not take the process down) instead of the exception escaping.
+      loaded = {
+        ok: false,
+        error: {
+          kind: "io",
+          role: "certificate",
+          path: this.#active.path,
+          reason: `the loader failed unexpectedly: ${
+            error instanceof Error ? error.message : error
+          }`,
+        },
+      };
+    }
     if (!loaded.ok) {
       return {
         kind: "failed",

@@ -37,6 +37,8 @@ export interface SpawnOptions {
   readonly cwd?: string;
   /** The stdout line that says it is ready; defaults to main.ts's `[startup] ready`. */
   readonly ready?: RegExp;
+  /** A command that runs Deno, e.g. `["setpriv", "--bounding-set=-dac_override"]`. */
+  readonly wrap?: readonly string[];
 }
 
 /** A running (or failed) server process. */
@@ -56,8 +58,9 @@ export class ServerProcess implements AsyncDisposable {
     this.options = options;
     const permissions = spawn.permissions ?? permissionFlags(options);
     const entry = spawn.entry === undefined ? MAIN : `${REPO}${spawn.entry}`;
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...permissions, entry, ...(spawn.args ?? serverFlags)(options)],
+    const [command, ...wrapArgs] = [...(spawn.wrap ?? []), Deno.execPath()];
+    this.child = new Deno.Command(command as string, {
+      args: [...wrapArgs, "run", ...permissions, entry, ...(spawn.args ?? serverFlags)(options)],
       cwd: spawn.cwd ?? REPO,
       stdin: "null",
       stdout: "piped",

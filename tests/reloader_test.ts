@@ -157,3 +157,17 @@ Deno.test("reload stamps the outcome with the injected clock", async () => {
   await loader.answer(err(MISSING));
   assert.equal((await outcome).at, at);
 });
+
+Deno.test("a loader that throws fails the reload instead of letting the exception escape", async () => {
+  const reloader = new Reloader(OLD, {
+    load: () => Promise.reject(new Error("boom")),
+  });
+  const outcome = await reloader.reload("sighup");
+  assert.equal(outcome.kind, "failed");
+  assert.equal(outcome.kind === "failed" && outcome.error.kind, "io");
+  assert.match(
+    outcome.kind === "failed" && outcome.error.kind === "io" ? outcome.error.reason : "",
+    /boom/,
+  );
+  assert.equal(reloader.active, OLD);
+});

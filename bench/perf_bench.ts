@@ -1,0 +1,338 @@
+/**
+ * signal-server's performance against a bare `Deno.serve` measured in the same
+ * run: `/hello` CPU time per request and throughput (servers pinned to CPU 0,
+ * wrk to CPU 1, alternating rounds), the reload round trip over a keep-alive
+ * client (p50/p99), RSS after 300, 10,300 and 20,300 reloads against the bare
+ * server after as many requests, RSS when ready, and start-to-answering time.
+ *
+ * ```sh
+ * deno task bench                       # this, then the HTTPS benchmark, then deno bench
+ * deno run --no-prompt --allow-read --allow-write --allow-run --allow-net=127.0.0.1,localhost \
+ *   bench/perf_bench.ts --markdown      # the README's table, with date, Deno and machine
+ * ```
+ *
+ * All traffic goes to 127.0.0.1; every run stops by itself.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { freePort, mintCertificate, mintChain, TempDir } from "../tests/_fixtures.ts";
+import { ServerProcess } from "../tests/_server.ts";
+import {
+  available,
+  cpuMicros,
+  enablePinning,
+  median,
+  percentile,
+  pin,
+  rssMiB,
+  run,
+  wrkParse,
+} from "./_measure.ts";
+
+const CONNECTIONS = 50;
+const WARMUP_SECONDS = 2;
+const RSS_CHECKPOINTS = [300, 10_300, 20_300];
+const START_RUNS = 5;
+const READY_POLL_MS = 2;
+
+/** A server under test: its pid, its port, and how to stop it. */
+interface Running {
+  readonly pid: number;
+  readonly port: number;
+  readonly controlPort?: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the bare baseline: `Deno.serve((_request) => new Response("Hello, world!"))`. */
+async function startBare(): Promise<Running> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      `--allow-net=127.0.0.1:${port}`,
+      new URL("./bare_server.ts", import.meta.url).pathname,
+      String(port),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  await reader.read();
+  reader.releaseLock();
+  await pin(child.pid);
+  return {
+    pid: child.pid,
+    port,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    },
+  };
+}
+
+/** Starts signal-server as `deno task start` does, on a certificate in `dir`. */
+async function startOurs(dir: TempDir): Promise<Running & { server: ServerProcess }> {
+  const cert = dir.path("cert.pem");
+  const server = await ServerProcess.start({ options: { cert } });
+  await pin(server.child.pid);
+  return {
+    pid: server.child.pid,
+    port: server.options.port,
+    controlPort: server.options.controlPort,
+    server,
+    async stop() {
+      server.signal("SIGTERM");
+      await server.exited();
+    },
+  };
+}
+
+/** `/hello` under wrk: CPU µs per request and req/s, for each server, in alternating rounds. */
+async function hello(dir: TempDir, rounds: number, seconds: number) {
+  const results = {
+    bare: { cpu: [] as number[], rps: [] as number[] },
+    ours: { cpu: [] as number[], rps: [] as number[] },
+  };
+  for (let round = 1; round <= rounds; round++) {
+    for (const name of ["bare", "ours"] as const) {
+      const running = name === "bare" ? await startBare() : await startOurs(dir);
+      const url = `http://127.0.0.1:${running.port}/hello`;
+      await run("wrk", ["-t1", `-c${CONNECTIONS}`, `-d${WARMUP_SECONDS}s`, url]);
+      const before = await cpuMicros(running.pid);
+      const measured = wrkParse(
+        await run("wrk", ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, url]),
+      );
+      const cpu = (await cpuMicros(running.pid) - before) / measured.requests;
+      await running.stop();
+      if (measured.failed > 0) throw new Error(`${name}: ${measured.failed} failed requests`);
+      results[name].cpu.push(cpu);
+      results[name].rps.push(measured.rps);
+      console.error(
+        `round ${round} ${name}: ${cpu.toFixed(2)} µs CPU/request, ${
+          Math.round(measured.rps)
+        } req/s`,
+      );
+    }
+  }
+  return results;
+}
+
+/** Writes one of two files' contents to cert.pem, alternately, and times each POST /reload_certs. */
+async function reloadRoundTrips(
+  dir: TempDir,
+  server: ServerProcess,
+  contents: readonly [string, string],
+  count: number,
+): Promise<number[]> {
+  const times: number[] = [];
+  const url = server.reloadUrl;
+  for (let i = 0; i < count; i++) {
+    await Deno.writeTextFile(dir.path("cert.pem"), contents[i % 2] as string);
+    const started = performance.now();
+    const response = await fetch(url, { method: "POST" });
+    await response.arrayBuffer();
+    times.push(performance.now() - started);
+    if (response.status !== 200) throw new Error(`reload ${i}: ${response.status}`);
+  }
+  return times;
+}
+
+/** Time from spawning a server to its answering every URL, in ms. */
+async function startToReady(start: () => Promise<{ child: Deno.ChildProcess; urls: string[] }>) {
+  const times: number[] = [];
+  for (let i = 0; i < START_RUNS; i++) {
+    const started = performance.now();
+    const { child, urls } = await start();
+    for (const url of urls) {
+      while (true) {
+        try {
+          const response = await fetch(url);
+          await response.arrayBuffer();
+          if (response.status === 200) break;
+        } catch {
+          // Not listening yet.
+        }
+        await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+      }
+    }
+    times.push(performance.now() - started);
+    child.kill("SIGTERM");
+    await child.status;
+  }
+  return median(times);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      rounds: { type: "string", default: "5" },
+      seconds: { type: "string", default: "5" },
+      reloads: { type: "string", default: "2000" },
+      markdown: { type: "boolean", default: false },
+    },
+  });
+  if (!(await available("wrk"))) {
+    console.error("wrk not found: apt-get install -y wrk");
+    Deno.exit(1);
+  }
+  const pinned = await enablePinning();
+  const rounds = Number(values.rounds);
+  const seconds = Number(values.seconds);
+  const reloads = Number(values.reloads);
+  await using dir = await TempDir.create();
+  const one = [await mintCertificate(), await mintCertificate()];
+  const chains = [await mintChain(), await mintChain()].map(({ leaf, intermediate, root }) =>
+    leaf.certificatePem + intermediate.certificatePem + root.certificatePem
+  );
+  await Deno.writeTextFile(dir.path("cert.pem"), one[0]?.certificatePem ?? "");
+
+  const helloResults = await hello(dir, rounds, seconds);
+
+  const ours = await startOurs(dir);
+  const single = await reloadRoundTrips(dir, ours.server, [
+    one[0]?.certificatePem ?? "",
+    one[1]?.certificatePem ?? "",
+  ], reloads);
+  const chained = await reloadRoundTrips(
+    dir,
+    ours.server,
+    [chains[0] ?? "", chains[1] ?? ""],
+    reloads,
+  );
+  await ours.stop();
+
+  // RSS: ours after N reloads, bare after N requests, each from a fresh start.
+  await Deno.writeTextFile(dir.path("cert.pem"), one[0]?.certificatePem ?? "");
+  const fresh = await startOurs(dir);
+  const oursReady = await rssMiB(fresh.pid);
+  const oursRss: number[] = [];
+  let done = 0;
+  for (const checkpoint of RSS_CHECKPOINTS) {
+    await reloadRoundTrips(
+      dir,
+      fresh.server,
+      [chains[0] ?? "", one[1]?.certificatePem ?? ""],
+      checkpoint - done,
+    );
+    done = checkpoint;
+    oursRss.push(await rssMiB(fresh.pid));
+  }
+  await fresh.stop();
+  const bare = await startBare();
+  const bareReady = await rssMiB(bare.pid);
+  const bareRss: number[] = [];
+  done = 0;
+  for (const checkpoint of RSS_CHECKPOINTS) {
+    for (; done < checkpoint; done++) {
+      await (await fetch(`http://127.0.0.1:${bare.port}/hello`)).arrayBuffer();
+    }
+    bareRss.push(await rssMiB(bare.pid));
+  }
+  await bare.stop();
+
+  await Deno.writeTextFile(dir.path("cert.pem"), one[0]?.certificatePem ?? "");
+  const oursStart = await startToReady(() => {
+    const server = ServerProcess.spawn({ options: { cert: dir.path("cert.pem") } });
+    return Promise.resolve({
+      child: server.child,
+      urls: [server.helloUrl, `http://127.0.0.1:${server.options.controlPort}/healthz`],
+    });
+  });
+  const bareStart = await startToReady(() => {
+    const port = freePort();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        `--allow-net=127.0.0.1:${port}`,
+        new URL("./bare_server.ts", import.meta.url).pathname,
+        String(port),
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    return Promise.resolve({ child, urls: [`http://127.0.0.1:${port}/hello`] });
+  });
+
+  const cpuBare = median(helloResults.bare.cpu);
+  const cpuOurs = median(helloResults.ours.cpu);
+  const rpsBare = median(helloResults.bare.rps);
+  const rpsOurs = median(helloResults.ours.rps);
+  const ms = (value: number) => `${value.toFixed(2)} ms`;
+  const mib = (value: number) => `${value.toFixed(1)} MiB`;
+  const rows = [
+    [
+      "`/hello` CPU per request (bare / ours, median of " + rounds + " pinned rounds)",
+      `${cpuBare.toFixed(2)} µs / ${cpuOurs.toFixed(2)} µs`,
+      `${(cpuBare / cpuOurs).toFixed(2)}×`,
+      "≥ 0.97×",
+    ],
+    [
+      "`/hello` throughput (ours / bare)",
+      `${Math.round(rpsOurs)} / ${Math.round(rpsBare)} req/s`,
+      `${(rpsOurs / rpsBare).toFixed(2)}×`,
+      "–",
+    ],
+    [
+      `reload round trip, 1-certificate files (${reloads} reloads)`,
+      `p50 ${ms(percentile(single, 50))}, p99 ${ms(percentile(single, 99))}`,
+      "–",
+      "p99 ≤ 1 ms",
+    ],
+    [
+      `reload round trip, 3-certificate chains (${reloads} reloads)`,
+      `p50 ${ms(percentile(chained, 50))}, p99 ${ms(percentile(chained, 99))}`,
+      "–",
+      "p99 ≤ 1 ms",
+    ],
+    [
+      "RSS when ready (ours / bare)",
+      `${mib(oursReady)} / ${mib(bareReady)}`,
+      `${(oursReady / bareReady).toFixed(2)}×`,
+      "≤ 1.2×",
+    ],
+    ...RSS_CHECKPOINTS.map((checkpoint, i) => [
+      `RSS after ${checkpoint.toLocaleString("en")} reloads (ours) / requests (bare)`,
+      `${mib(oursRss[i] ?? NaN)} / ${mib(bareRss[i] ?? NaN)}`,
+      `${((oursRss[i] ?? NaN) / (bareRss[i] ?? NaN)).toFixed(2)}×`,
+      i === RSS_CHECKPOINTS.length - 1 ? "≤ 1.5×; the last 10,000 reloads add ≤ 2 MiB" : "–",
+    ]),
+    [
+      "RSS added by the last 10,000 reloads",
+      mib((oursRss[2] ?? NaN) - (oursRss[1] ?? NaN)),
+      "–",
+      "≤ 2 MiB",
+    ],
+    [
+      "start to both servers answering (median of " + START_RUNS + "; bare: its one server)",
+      `${ms(oursStart)} / ${ms(bareStart)}`,
+      "–",
+      "≤ 200 ms",
+    ],
+  ];
+  const header = values.markdown
+    ? [
+      `Measured ${
+        new Date().toISOString().slice(0, 10)
+      } with Deno ${Deno.version.deno} (V8 ${Deno.version.v8}) on ` +
+      `${navigator.hardwareConcurrency} cores (${Deno.build.target})${
+        pinned ? ", servers pinned to CPU 0 and wrk to CPU 1" : ""
+      }; ` +
+      "reproduce with `deno run --no-prompt --allow-read --allow-write --allow-run --allow-net=127.0.0.1,localhost bench/perf_bench.ts --markdown`.",
+      "",
+    ]
+    : [];
+  console.log([
+    ...header,
+    "| what | measured | ratio | target |",
+    "| --- | --- | ---: | --- |",
+    ...rows.map((row) => `| ${row.join(" | ")} |`),
+  ].join("\n"));
+}
+
+if (import.meta.main) await main();
