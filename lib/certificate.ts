@@ -7,6 +7,14 @@
  */
 
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
+import {
+  closeSync,
+  constants as fsConstants,
+  fstatSync,
+  openSync,
+  readSync,
+  type Stats,
+} from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { parsePemBlocks, type PemBlock } from "./pem.ts";
 import { err, ok, type Result } from "./result.ts";
@@ -463,31 +471,42 @@ function _matchingKey(
 }
 
 /**
- * Reads a regular file of at most `limit` bytes without blocking on special files.
+ * Reads a regular file of at most `limit` bytes, never blocking on special files.
  *
- * Symbolic links (certbot's `live/`, Kubernetes' `..data`) are followed with a
- * grant on the configured name only: every check goes through `Deno.stat(path)`,
- * never `FsFile.stat()`, which Deno checks against the resolved target. What
- * was read is known to be what was checked when the path names the same file
- * (device, inode, size, modification time) before and after the read; if it
- * changed meanwhile (a rotation in progress), the read is tried again.
+ * The file is opened with `O_NONBLOCK` (a FIFO opens at once instead of waiting for a
+ * writer), and every check is made on what was opened, through its descriptor: it must be a
+ * regular file within the limit. So there is no window between a check and the open in which
+ * the path could be swapped for something else. Reading a regular file does not block, so the
+ * whole read is synchronous: about 15 µs, where Deno's async file ops cost ~40 µs each through
+ * the blocking pool. If the file changes while it is read (size or modification time differ
+ * after the read: an in-place rewrite in progress), it is read again, up to three times.
+ *
+ * Symbolic links (certbot's `live/`, Kubernetes' `..data`) are followed with a grant on the
+ * configured name only: the descriptor's `fstat` is not checked against the link's target, as
+ * `Deno.FsFile.stat()` is.
  */
 export async function readBoundedFile(
   path: string,
   role: FileRole,
   limit: number,
 ): Promise<Result<Uint8Array, CertificateError>> {
+  let fd: number | undefined;
   try {
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
     for (let attempt = 1; attempt <= MAX_READ_ATTEMPTS; attempt++) {
-      // stat never opens the file, so its sync form cannot block on a FIFO and costs a few µs;
-      // open and read stay async: a FIFO swapped in after the check blocks a pool thread, not
-      // the event loop.
-      const before = Deno.statSync(path);
-      const refused = _refuseNonRegular(before, path, role, limit);
-      if (refused) return refused;
-      const bytes = await _readAtMost(path, Math.min(before.size, limit));
-      const after = Deno.statSync(path);
-      if (!_sameFileState(before, after) || bytes.length > before.size) continue;
+      const before = fstatSync(fd);
+      if (!before.isFile()) {
+        return err({ kind: "not_a_file", role, path, fileType: _fileType(before) });
+      }
+      if (before.size > limit) {
+        return err({ kind: "too_large", role, path, size: before.size, limit });
+      }
+      const bytes = _readAll(fd, Math.min(before.size, limit) + 1);
+      const after = fstatSync(fd);
+      if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) continue;
+      if (bytes.length > limit) {
+        return err({ kind: "too_large", role, path, size: bytes.length, limit });
+      }
       return ok(bytes);
     }
     return err({
@@ -499,44 +518,29 @@ export async function readBoundedFile(
     });
   } catch (error) {
     return err(await describeFileError(error, path, role));
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
-/** Reads up to `expected + 1` bytes, so that a file that grew since it was checked is noticed. */
-async function _readAtMost(path: string, expected: number): Promise<Uint8Array> {
-  using file = await Deno.open(path, { read: true });
-  const buffer = new Uint8Array(expected + 1);
+/** Reads from the start of a regular file until its end or `capacity` bytes. */
+function _readAll(fd: number, capacity: number): Uint8Array {
+  const buffer = new Uint8Array(capacity);
   let length = 0;
-  while (length < buffer.length) {
-    const read = await file.read(buffer.subarray(length));
-    if (read === null) break;
+  while (length < capacity) {
+    const read = readSync(fd, buffer, length, capacity - length, length);
+    if (read === 0) break;
     length += read;
   }
-  return buffer.slice(0, length);
+  return buffer.subarray(0, length);
 }
 
-function _sameFileState(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.size === b.size &&
-    a.mtime?.getTime() === b.mtime?.getTime();
-}
-
-function _refuseNonRegular(
-  info: Deno.FileInfo,
-  path: string,
-  role: FileRole,
-  limit: number,
-): Result<never, CertificateError> | undefined {
-  if (!info.isFile) return err({ kind: "not_a_file", role, path, fileType: _fileType(info) });
-  if (info.size > limit) return err({ kind: "too_large", role, path, size: info.size, limit });
-  return undefined;
-}
-
-function _fileType(info: Deno.FileInfo): string {
-  if (info.isDirectory) return "directory";
-  if (info.isFifo) return "named pipe (FIFO)";
-  if (info.isCharDevice) return "character device";
-  if (info.isBlockDevice) return "block device";
-  if (info.isSocket) return "socket";
+function _fileType(info: Stats): string {
+  if (info.isDirectory()) return "directory";
+  if (info.isFIFO()) return "named pipe (FIFO)";
+  if (info.isCharacterDevice()) return "character device";
+  if (info.isBlockDevice()) return "block device";
+  if (info.isSocket()) return "socket";
   return "special file";
 }
 
@@ -551,13 +555,16 @@ export function fileError(
   linkTarget?: string,
 ): CertificateError {
   const link = linkTarget === undefined ? {} : { linkTarget };
-  if (error instanceof Deno.errors.NotFound) return { kind: "not_found", role, path, ...link };
+  const code = (error as { code?: unknown } | null)?.code; // node:fs errors carry an errno code
+  if (error instanceof Deno.errors.NotFound || code === "ENOENT" || code === "ENOTDIR") {
+    return { kind: "not_found", role, path, ...link };
+  }
   if (error instanceof Deno.errors.NotCapable) {
     const refused = DENO_REFUSED_PATH.exec(error.message)?.[1];
     const refusedPath = refused === undefined || refused === path ? {} : { refusedPath: refused };
     return { kind: "permission_denied", role, path, deniedBy: "deno", ...refusedPath, ...link };
   }
-  if (error instanceof Deno.errors.PermissionDenied) {
+  if (error instanceof Deno.errors.PermissionDenied || code === "EACCES" || code === "EPERM") {
     return { kind: "permission_denied", role, path, deniedBy: "os", ...link };
   }
   if (error instanceof Deno.errors.IsADirectory) {
