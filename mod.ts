@@ -48,7 +48,6 @@ import {
   listenNativeTls,
   nativeFrontUnavailable,
 } from "./lib/native_front.ts";
-import { listenNodeTls } from "./lib/node_front.ts";
 import { chooseTlsFront, type TlsFront } from "./lib/tls_front.ts";
 
 export type { Certificate, CertificateError, FileRole } from "./lib/certificate.ts";
@@ -142,7 +141,11 @@ export async function serveWithReload(
   if (front === undefined) app = listen("app", appAddress, config.handler);
   else if (front.value.front === "native") {
     app = await listenNativeTls(appAddress, loaded.value, config.handler, onMigration);
-  } else app = await listenNodeTls(appAddress, loaded.value, config.handler);
+  } else {
+    // node:https and node:stream cost memory every process would carry: load them only here.
+    const { listenNodeTls } = await import("./lib/node_front.ts");
+    app = await listenNodeTls(appAddress, loaded.value, config.handler);
+  }
   if (!app.ok) return err({ kind: "listen", error: app.error });
   const tls = "swap" in app.value ? app.value : undefined;
   if (tls !== undefined) {
