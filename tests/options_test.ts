@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DEFAULT_OPTIONS, hostPort, type Options, parseOptions } from "../lib/options.ts";
-import { permissionFlags } from "../lib/permissions.ts";
+import { permissionFlags, V8_FLAGS } from "../lib/permissions.ts";
 
 function parsed(args: string[]): Options {
   const result = parseOptions(args);
@@ -117,6 +117,7 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
     permissionFlags({ ...DEFAULT_OPTIONS, key: "key.pem", controlHostname: "::1" }),
     [
       "--no-prompt",
+      V8_FLAGS,
       "--allow-read=cert.pem,key.pem",
       "--allow-net=127.0.0.1:8080,[::1]:3000",
       "--unstable-net",
@@ -125,7 +126,12 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
   );
   assert.deepEqual(
     permissionFlags({ ...DEFAULT_OPTIONS, key: "key.pem", tlsFront: "node" }),
-    ["--no-prompt", "--allow-read=cert.pem,key.pem", "--allow-net=127.0.0.1:8080,127.0.0.1:3000"],
+    [
+      "--no-prompt",
+      V8_FLAGS,
+      "--allow-read=cert.pem,key.pem",
+      "--allow-net=127.0.0.1:8080,127.0.0.1:3000",
+    ],
     "the node front needs no unstable flag",
   );
   assert.ok(!permissionFlags(DEFAULT_OPTIONS).includes("--unstable-net"), "plain HTTP needs none");
@@ -137,6 +143,7 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
     }),
     [
       "--no-prompt",
+      V8_FLAGS,
       "--allow-read=cert.pem,token,/run/s/control.sock",
       "--allow-write=/run/s/control.sock",
       "--allow-net=127.0.0.1:8080,unix:/run/s/control.sock",
@@ -147,6 +154,7 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
     permissionFlags({ ...DEFAULT_OPTIONS, pidFile: "/run/s/pid" }),
     [
       "--no-prompt",
+      V8_FLAGS,
       "--allow-read=cert.pem,/run/s/pid",
       "--allow-write=/run/s/pid",
       "--allow-net=127.0.0.1:8080,127.0.0.1:3000",
