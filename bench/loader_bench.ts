@@ -10,18 +10,11 @@
  */
 
 import { loadCertificate, parseCertificate } from "../lib/certificate.ts";
-import { mintCertificate } from "../lib/gen_cert.ts";
+import { mintCertificate, mintChain } from "../tests/_fixtures.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "signal-server-bench-" });
 const single = await mintCertificate();
-const root = await mintCertificate({ commonName: "Bench Root", isCa: true, altNames: [] });
-const intermediate = await mintCertificate({
-  commonName: "Bench Intermediate",
-  isCa: true,
-  altNames: [],
-  issuer: root,
-});
-const leaf = await mintCertificate({ issuer: intermediate });
+const { root, intermediate, leaf } = await mintChain();
 const chainPem = leaf.certificatePem + intermediate.certificatePem + root.certificatePem;
 await Deno.writeTextFile(`${dir}/single.pem`, single.certificatePem);
 await Deno.writeTextFile(`${dir}/single.key`, single.keyPem);

@@ -45,10 +45,9 @@ interface Running {
   stop(): Promise<void>;
 }
 
-/** Starts the bare baseline: `Deno.serve((_request) => new Response("Hello, world!"))`. */
-async function startBare(): Promise<Running> {
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
+/** Spawns the bare baseline, `Deno.serve((_request) => new Response("Hello, world!"))`, on a port. */
+function spawnBare(port: number, stdout: "piped" | "null"): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--no-prompt",
@@ -56,9 +55,15 @@ async function startBare(): Promise<Running> {
       new URL("./bare_server.ts", import.meta.url).pathname,
       String(port),
     ],
-    stdout: "piped",
+    stdout,
     stderr: "inherit",
   }).spawn();
+}
+
+/** Starts the bare baseline and waits for its listening line. */
+async function startBare(): Promise<Running> {
+  const port = freePort();
+  const child = spawnBare(port, "piped");
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   await reader.read();
   reader.releaseLock();
@@ -245,18 +250,10 @@ async function main(): Promise<void> {
   });
   const bareStart = await startToReady(() => {
     const port = freePort();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
-        `--allow-net=127.0.0.1:${port}`,
-        new URL("./bare_server.ts", import.meta.url).pathname,
-        String(port),
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    return Promise.resolve({ child, urls: [`http://127.0.0.1:${port}/hello`] });
+    return Promise.resolve({
+      child: spawnBare(port, "null"),
+      urls: [`http://127.0.0.1:${port}/hello`],
+    });
   });
 
   const cpuBare = median(helloResults.bare.cpu);

@@ -13,35 +13,23 @@ import type { ReloadAttempt } from "./history.ts";
 import type { ActiveSince, ReloadOutcome } from "./reloader.ts";
 import { expiresSoon } from "./expiry.ts";
 
-/** The active certificate as `/certs` shows it. */
-export interface CertificateStatus {
-  /** The certificate file. */
-  readonly path: string;
-  /** The key file, in HTTPS mode. */
-  readonly keyPath: string | undefined;
-  /** Subject of the leaf. */
-  readonly subject: string;
-  /** Issuer of the leaf. */
-  readonly issuer: string;
-  /** Subject alternative names of the leaf. */
-  readonly subjectAltNames: readonly string[];
-  /** Serial number, hexadecimal. */
-  readonly serialNumber: string;
-  /** SHA-256 fingerprint of the leaf. */
-  readonly fingerprint256: string;
-  /** Start of validity. */
-  readonly notBefore: Date;
-  /** End of validity. */
-  readonly notAfter: Date;
+/** The active certificate as `/certs` shows it: the loader's fields, and what the server knows of it. */
+export interface CertificateStatus extends
+  Pick<
+    Certificate,
+    | "path"
+    | "keyPath"
+    | "subject"
+    | "issuer"
+    | "subjectAltNames"
+    | "serialNumber"
+    | "fingerprint256"
+    | "notBefore"
+    | "notAfter"
+    | "chain"
+  > {
   /** Whole days until `notAfter` (negative once expired). */
   readonly daysLeft: number;
-  /** Every certificate of the file, leaf first. */
-  readonly chain: readonly {
-    readonly subject: string;
-    readonly issuer: string;
-    readonly notAfter: Date;
-    readonly fingerprint256: string;
-  }[];
   /** When it was loaded. */
   readonly loadedAt: Date;
   /** What loaded it: `startup`, `http`, `sighup`, `api` or `watch`. */
