@@ -126,6 +126,48 @@ async function hello(dir: TempDir, rounds: number, seconds: number) {
   return results;
 }
 
+const RELOAD_REQUEST = new TextEncoder().encode(
+  "POST /reload_certs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+);
+
+/**
+ * A minimal keep-alive HTTP/1.1 client for `POST /reload_certs`: one connection, one request at a
+ * time. `fetch` would add its own work to every round trip on a machine whose two cores the
+ * client and the server share (measured: p50 0.46 ms, p99 1.45 ms with fetch where this client
+ * sees p50 0.33 ms, p99 1.0 ms, same server, same run).
+ */
+class ReloadClient implements Disposable {
+  readonly #conn: Deno.TcpConn;
+  readonly #buffer = new Uint8Array(64 * 1024);
+  readonly #decoder = new TextDecoder();
+
+  private constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+  }
+
+  static async connect(port: number): Promise<ReloadClient> {
+    return new ReloadClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Sends one POST and reads the whole answer; returns its status. */
+  async reload(): Promise<number> {
+    await this.#conn.write(RELOAD_REQUEST);
+    let text = "";
+    while (true) {
+      const read = await this.#conn.read(this.#buffer);
+      if (read === null) throw new Error("the control server closed the connection");
+      text += this.#decoder.decode(this.#buffer.subarray(0, read));
+      const head = text.indexOf("\r\n\r\n");
+      const length = Number(/content-length: (\d+)/i.exec(text)?.[1] ?? NaN);
+      if (head !== -1 && text.length - head - 4 >= length) return Number(text.slice(9, 12));
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.#conn.close();
+  }
+}
+
 /** Writes one of two files' contents to cert.pem, alternately, and times each POST /reload_certs. */
 async function reloadRoundTrips(
   dir: TempDir,
@@ -134,14 +176,13 @@ async function reloadRoundTrips(
   count: number,
 ): Promise<number[]> {
   const times: number[] = [];
-  const url = server.reloadUrl;
+  using client = await ReloadClient.connect(server.options.controlPort);
   for (let i = 0; i < count; i++) {
-    await Deno.writeTextFile(dir.path("cert.pem"), contents[i % 2] as string);
+    Deno.writeTextFileSync(dir.path("cert.pem"), contents[i % 2] as string);
     const started = performance.now();
-    const response = await fetch(url, { method: "POST" });
-    await response.arrayBuffer();
+    const status = await client.reload();
     times.push(performance.now() - started);
-    if (response.status !== 200) throw new Error(`reload ${i}: ${response.status}`);
+    if (status !== 200) throw new Error(`reload ${i}: ${status}`);
   }
   return times;
 }

@@ -148,7 +148,8 @@ export async function listenNativeTls(
       const tracked: Tracked = { served, abort, state };
       connections.add(tracked);
       // `finished` rejects when a client goes away early; that ends the connection all the same.
-      tracked.served.finished.catch(() => {}).finally(() => connections.delete(tracked));
+      const forget = () => connections.delete(tracked);
+      served.finished.then(forget, forget);
     }
   };
   void accept(listener);
@@ -225,8 +226,8 @@ class MigrationProbe {
 
   /** Whether an accepted connection is the probe's (then it is closed, not served). */
   claims(conn: Deno.Conn): boolean {
-    const port = (conn.remoteAddr as Deno.NetAddr).port;
-    if (this.#claimPort === undefined || port !== this.#claimPort) return false;
+    if (this.#claimPort === undefined) return false; // Every connection after the first seconds.
+    if ((conn.remoteAddr as Deno.NetAddr).port !== this.#claimPort) return false;
     this.#migrated?.();
     conn.close();
     return true;
