@@ -18,7 +18,9 @@
 
 import { parseArgs } from "node:util";
 import { freePort, mintCertificate, mintChain, TempDir } from "../tests/_fixtures.ts";
-import { ServerProcess } from "../tests/_server.ts";
+import { serverFlags } from "../tests/_server.ts";
+import { DEFAULT_OPTIONS } from "../lib/options.ts";
+import { permissionFlags } from "../lib/permissions.ts";
 import {
   available,
   cpuMicros,
@@ -79,19 +81,61 @@ async function startBare(): Promise<Running> {
   };
 }
 
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/**
+ * Spawns signal-server with exactly the flags `deno task start` derives, on free ports. Its log
+ * goes to /dev/null: parsing 20,000 log lines here would load the benchmark's own process, which
+ * times the reloads.
+ */
+function spawnOurs(dir: TempDir): { child: Deno.ChildProcess; port: number; controlPort: number } {
+  const options = {
+    ...DEFAULT_OPTIONS,
+    cert: dir.path("cert.pem"),
+    port: freePort(),
+    controlPort: freePort(),
+  };
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissionFlags(options), MAIN, ...serverFlags(options)],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  return { child, port: options.port, controlPort: options.controlPort };
+}
+
+/** The URLs that answer once signal-server is ready. */
+function readyUrls(port: number, controlPort: number): string[] {
+  return [`http://127.0.0.1:${port}/hello`, `http://127.0.0.1:${controlPort}/healthz`];
+}
+
+/** Waits until every URL answers 200. */
+async function untilAnswering(urls: readonly string[]): Promise<void> {
+  for (const url of urls) {
+    while (true) {
+      try {
+        const response = await fetch(url);
+        await response.arrayBuffer();
+        if (response.status === 200) break;
+      } catch {
+        // Not listening yet.
+      }
+      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+    }
+  }
+}
+
 /** Starts signal-server as `deno task start` does, on a certificate in `dir`. */
-async function startOurs(dir: TempDir): Promise<Running & { server: ServerProcess }> {
-  const cert = dir.path("cert.pem");
-  const server = await ServerProcess.start({ options: { cert } });
-  await pin(server.child.pid);
+async function startOurs(dir: TempDir): Promise<Running & { controlPort: number }> {
+  const { child, port, controlPort } = spawnOurs(dir);
+  await untilAnswering(readyUrls(port, controlPort));
+  await pin(child.pid);
   return {
-    pid: server.child.pid,
-    port: server.options.port,
-    controlPort: server.options.controlPort,
-    server,
+    pid: child.pid,
+    port,
+    controlPort,
     async stop() {
-      server.signal("SIGTERM");
-      await server.exited();
+      child.kill("SIGTERM");
+      await child.status;
     },
   };
 }
@@ -171,12 +215,12 @@ class ReloadClient implements Disposable {
 /** Writes one of two files' contents to cert.pem, alternately, and times each POST /reload_certs. */
 async function reloadRoundTrips(
   dir: TempDir,
-  server: ServerProcess,
+  controlPort: number,
   contents: readonly [string, string],
   count: number,
 ): Promise<number[]> {
   const times: number[] = [];
-  using client = await ReloadClient.connect(server.options.controlPort);
+  using client = await ReloadClient.connect(controlPort);
   for (let i = 0; i < count; i++) {
     Deno.writeTextFileSync(dir.path("cert.pem"), contents[i % 2] as string);
     const started = performance.now();
@@ -187,24 +231,13 @@ async function reloadRoundTrips(
   return times;
 }
 
-/** Time from spawning a server to its answering every URL, in ms. */
-async function startToReady(start: () => Promise<{ child: Deno.ChildProcess; urls: string[] }>) {
+/** Time from spawning a server to its answering every URL, in ms (median of a few starts). */
+async function startToReady(start: () => { child: Deno.ChildProcess; urls: string[] }) {
   const times: number[] = [];
   for (let i = 0; i < START_RUNS; i++) {
     const started = performance.now();
-    const { child, urls } = await start();
-    for (const url of urls) {
-      while (true) {
-        try {
-          const response = await fetch(url);
-          await response.arrayBuffer();
-          if (response.status === 200) break;
-        } catch {
-          // Not listening yet.
-        }
-        await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
-      }
-    }
+    const { child, urls } = start();
+    await untilAnswering(urls);
     times.push(performance.now() - started);
     child.kill("SIGTERM");
     await child.status;
@@ -240,13 +273,13 @@ async function main(): Promise<void> {
   const helloResults = await hello(dir, rounds, seconds);
 
   const ours = await startOurs(dir);
-  const single = await reloadRoundTrips(dir, ours.server, [
+  const single = await reloadRoundTrips(dir, ours.controlPort, [
     one[0]?.certificatePem ?? "",
     one[1]?.certificatePem ?? "",
   ], reloads);
   const chained = await reloadRoundTrips(
     dir,
-    ours.server,
+    ours.controlPort,
     [chains[0] ?? "", chains[1] ?? ""],
     reloads,
   );
@@ -261,7 +294,7 @@ async function main(): Promise<void> {
   for (const checkpoint of RSS_CHECKPOINTS) {
     await reloadRoundTrips(
       dir,
-      fresh.server,
+      fresh.controlPort,
       [chains[0] ?? "", one[1]?.certificatePem ?? ""],
       checkpoint - done,
     );
@@ -283,18 +316,12 @@ async function main(): Promise<void> {
 
   await Deno.writeTextFile(dir.path("cert.pem"), one[0]?.certificatePem ?? "");
   const oursStart = await startToReady(() => {
-    const server = ServerProcess.spawn({ options: { cert: dir.path("cert.pem") } });
-    return Promise.resolve({
-      child: server.child,
-      urls: [server.helloUrl, `http://127.0.0.1:${server.options.controlPort}/healthz`],
-    });
+    const { child, port, controlPort } = spawnOurs(dir);
+    return { child, urls: readyUrls(port, controlPort) };
   });
   const bareStart = await startToReady(() => {
     const port = freePort();
-    return Promise.resolve({
-      child: spawnBare(port, "null"),
-      urls: [`http://127.0.0.1:${port}/hello`],
-    });
+    return { child: spawnBare(port, "null"), urls: [`http://127.0.0.1:${port}/hello`] };
   });
 
   const cpuBare = median(helloResults.bare.cpu);

@@ -63,18 +63,6 @@ export const START_ERROR_EXIT_CODE: Readonly<Record<StartErrorKind, number>> = {
  * ```
  */
 export function formatOutcome(outcome: ReloadOutcome): string {
-  // One outcome is worded for the log, the history and the HTTP answer: word it once.
-  let line = WORDED.get(outcome);
-  if (line === undefined) {
-    line = _wordOutcome(outcome);
-    WORDED.set(outcome, line);
-  }
-  return line;
-}
-
-const WORDED = new WeakMap<ReloadOutcome, string>();
-
-function _wordOutcome(outcome: ReloadOutcome): string {
   switch (outcome.kind) {
     case "loaded":
       return formatLoaded(outcome.certificate, outcome.at);
