@@ -37,6 +37,8 @@ const CONNECTIONS = 50;
 const WARMUP_SECONDS = 2;
 const RSS_CHECKPOINTS = [300, 10_300, 20_300];
 const START_RUNS = 5;
+/** Untimed reloads before each timed series, so that JIT compilation is not what is measured. */
+const WARM_UP_RELOADS = 300;
 const READY_POLL_MS = 2;
 
 /** A server under test: its pid, its port, and how to stop it. */
@@ -212,20 +214,21 @@ class ReloadClient implements Disposable {
   }
 }
 
-/** Writes one of two files' contents to cert.pem, alternately, and times each POST /reload_certs. */
+/** Writes one of two files' contents to cert.pem, alternately, and times each POST /reload_certs after `warmUp` untimed ones. */
 async function reloadRoundTrips(
   dir: TempDir,
   controlPort: number,
   contents: readonly [string, string],
   count: number,
+  warmUp = 0,
 ): Promise<number[]> {
   const times: number[] = [];
   using client = await ReloadClient.connect(controlPort);
-  for (let i = 0; i < count; i++) {
+  for (let i = -warmUp; i < count; i++) {
     Deno.writeTextFileSync(dir.path("cert.pem"), contents[i % 2] as string);
     const started = performance.now();
     const status = await client.reload();
-    times.push(performance.now() - started);
+    if (i >= 0) times.push(performance.now() - started);
     if (status !== 200) throw new Error(`reload ${i}: ${status}`);
   }
   return times;
@@ -273,15 +276,22 @@ async function main(): Promise<void> {
   const helloResults = await hello(dir, rounds, seconds);
 
   const ours = await startOurs(dir);
-  const single = await reloadRoundTrips(dir, ours.controlPort, [
-    one[0]?.certificatePem ?? "",
-    one[1]?.certificatePem ?? "",
-  ], reloads);
+  const single = await reloadRoundTrips(
+    dir,
+    ours.controlPort,
+    [
+      one[0]?.certificatePem ?? "",
+      one[1]?.certificatePem ?? "",
+    ],
+    reloads,
+    WARM_UP_RELOADS,
+  );
   const chained = await reloadRoundTrips(
     dir,
     ours.controlPort,
     [chains[0] ?? "", chains[1] ?? ""],
     reloads,
+    WARM_UP_RELOADS,
   );
   await ours.stop();
 
