@@ -260,3 +260,20 @@ Deno.test("notices say which HTTPS front serves, why after a fallback, and how t
     );
   }
 });
+
+Deno.test("notices about the watcher and expiry name the files, the interval and what to do", () => {
+  assert.equal(
+    formatNotice({ kind: "watching", paths: ["cert.pem", "key.pem"], pollMs: 500 }),
+    'watching "cert.pem" and "key.pem" for changes (file events, and a check every 500 ms); ' +
+      "a change reloads with trigger watch",
+  );
+  assert.equal(
+    formatNotice({ kind: "watcher_failed", reason: "No such file", pollMs: 500 }),
+    "file events stopped (No such file); still checking for changes every 500 ms",
+  );
+  assert.equal(
+    formatNotice({ kind: "expiry", at: AT, certificate: OLD, daysLeft: 30, warnDays: 45 }),
+    'certificate "cert.pem" (CN=localhost) expires 2026-12-27T12:00:00Z (30 days left), within ' +
+      "the 45-day warning window; renew it and reload",
+  );
+});

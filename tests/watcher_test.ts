@@ -62,3 +62,28 @@ Deno.test("the expiry warner warns inside the window only, and again on each dai
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(notices.length, count, "stop() ends the daily check");
 });
+
+Deno.test("when file events cannot be had, the watcher says so once and finds changes by polling", async () => {
+  await using dir = await TempDir.create();
+  const path = dir.path("not-yet.pem"); // watchFs refuses a path that does not exist
+  const failures: string[] = [];
+  let reloads = 0;
+  const watcher = await watchFiles({
+    paths: [path],
+    reload: () => Promise.resolve(reloads++),
+    onEventsFailed: (reason) => failures.push(reason),
+    pollMs: 50,
+    settleMs: 100,
+  });
+  try {
+    assert.equal(failures.length, 1, "the failure is reported once");
+    await Deno.writeTextFile(path, "now it exists");
+    for (let waited = 0; reloads === 0 && waited < 3_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(reloads, 1, "polling found the change");
+    assert.equal(failures.length, 1);
+  } finally {
+    await watcher.stop();
+  }
+});
