@@ -7,7 +7,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseOptions } from "../lib/options.ts";
 import { formatNotice, formatOutcome, formatStartError, serveWithReload } from "../mod.ts";
 
 /** How many chunks `GET /stream` sends. */
@@ -58,28 +58,20 @@ async function handler(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAdd
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      cert: { type: "string" },
-      key: { type: "string" },
-      hostname: { type: "string" },
-      port: { type: "string" },
-      "control-hostname": { type: "string" },
-      "control-port": { type: "string" },
-      "tls-front": { type: "string" },
-    },
-  });
+  // The same flags as main.ts, parsed by the same function.
+  const command = parseOptions(Deno.args);
+  if (!command.ok || command.value.kind !== "run") throw new Error(`bad flags: ${Deno.args}`);
+  const options = command.value.options;
   const log = (tag: string, text: string) =>
     console.log(`${new Date().toISOString()} [${tag}] ${text}`);
   const started = await serveWithReload({
-    cert: values.cert ?? "cert.pem",
-    key: values.key,
-    hostname: values.hostname,
-    port: Number(values.port),
-    control: { hostname: values["control-hostname"], port: Number(values["control-port"]) },
+    cert: options.cert,
+    key: options.key,
+    hostname: options.hostname,
+    port: options.port,
+    control: { hostname: options.controlHostname, port: options.controlPort },
     handler,
-    tlsFront: values["tls-front"] as "native" | "node" | undefined,
+    tlsFront: options.tlsFront,
     onReload: (outcome) => log(outcome.trigger, formatOutcome(outcome)),
     onNotice: (notice) => log("startup", formatNotice(notice)),
     onStop: (event) => log(event.signal, event.phase),

@@ -43,6 +43,14 @@ export class TempDir implements AsyncDisposable {
     return target;
   }
 
+  /** Writes a minted pair as `cert.pem` and `key.pem` (atomically); returns their paths. */
+  async writePair(pair: MintedCertificate): Promise<{ cert: string; key: string }> {
+    return {
+      cert: await this.write("cert.pem", pair.certificatePem),
+      key: await this.write("key.pem", pair.keyPem),
+    };
+  }
+
   /** Removes the directory and everything in it. */
   async [Symbol.asyncDispose](): Promise<void> {
     await Deno.remove(this.dir, { recursive: true });
@@ -55,6 +63,22 @@ export function freePort(): number {
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
+}
+
+/** A certificate that expired yesterday (valid for the nine days before). */
+export function mintExpired(): Promise<MintedCertificate> {
+  return mintCertificate({
+    notBefore: new Date(Date.now() - 10 * DAY_MS),
+    notAfter: new Date(Date.now() - DAY_MS),
+  });
+}
+
+/** A certificate valid from tomorrow on. */
+export function mintNotYetValid(): Promise<MintedCertificate> {
+  return mintCertificate({
+    notBefore: new Date(Date.now() + DAY_MS),
+    notAfter: new Date(Date.now() + 10 * DAY_MS),
+  });
 }
 
 /** A CA, an intermediate signed by it, and a leaf signed by the intermediate. */

@@ -7,7 +7,15 @@ import {
   parseCertificate,
 } from "../lib/certificate.ts";
 import type { Result } from "../lib/result.ts";
-import { DAY_MS, fingerprintOf, mintCertificate, mintChain, TempDir } from "./_fixtures.ts";
+import {
+  DAY_MS,
+  fingerprintOf,
+  mintCertificate,
+  mintChain,
+  mintExpired,
+  mintNotYetValid,
+  TempDir,
+} from "./_fixtures.ts";
 
 function assertError<T>(
   result: Result<T, CertificateError>,
@@ -197,10 +205,7 @@ Deno.test("loader reports chain_broken when a certificate is not issued by the n
 
 Deno.test("loader reports expired for a leaf past its notAfter", async () => {
   await using dir = await TempDir.create();
-  const leaf = await mintCertificate({
-    notBefore: new Date(Date.now() - 10 * DAY_MS),
-    notAfter: new Date(Date.now() - DAY_MS),
-  });
+  const leaf = await mintExpired();
   assertError(await loadCertificate({ cert: await dir.write("c.pem", leaf.certificatePem) }), {
     kind: "expired",
     subject: "CN=localhost",
@@ -219,10 +224,7 @@ Deno.test("loader uses the injected clock: valid today, expired in a year", asyn
 
 Deno.test("loader reports not_yet_valid for a leaf before its notBefore", async () => {
   await using dir = await TempDir.create();
-  const leaf = await mintCertificate({
-    notBefore: new Date(Date.now() + DAY_MS),
-    notAfter: new Date(Date.now() + 10 * DAY_MS),
-  });
+  const leaf = await mintNotYetValid();
   assertError(await loadCertificate({ cert: await dir.write("c.pem", leaf.certificatePem) }), {
     kind: "not_yet_valid",
   });

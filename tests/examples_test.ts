@@ -13,20 +13,13 @@ import { permissionFlags } from "../lib/permissions.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
-async function install(dir: TempDir, pair: MintedCertificate) {
-  return {
-    cert: await dir.write("cert.pem", pair.certificatePem),
-    key: await dir.write("key.pem", pair.keyPem),
-  };
-}
-
 Deno.test("JSON API example: its routes work over HTTPS, and POST and SIGHUP reloads reach new handshakes", async () => {
   await using dir = await TempDir.create();
   const pairs = await Promise.all(
     [1, 2, 3].map((n) => mintCertificate({ commonName: `api${n}.test` })),
   );
   const [first, second, third] = pairs as [MintedCertificate, MintedCertificate, MintedCertificate];
-  const paths = await install(dir, first);
+  const paths = await dir.writePair(first);
   await using server = await ServerProcess.start({
     options: paths,
     entry: "examples/json_api.ts",
@@ -52,14 +45,14 @@ Deno.test("JSON API example: its routes work over HTTPS, and POST and SIGHUP rel
   await bad.body?.cancel();
   assert.equal(await servedFingerprint(server.options.port), fingerprintOf(first.certificatePem));
 
-  await install(dir, second);
+  await dir.writePair(second);
   const post = await postReload(server);
   assert.equal(post.status, 200);
   assert.match(post.body, /^reloaded: now serving .*CN=api2\.test/);
   await server.waitForLine(/\[example\] http: reloaded: .*CN=api2\.test/);
   assert.equal(await servedFingerprint(server.options.port), fingerprintOf(second.certificatePem));
 
-  await install(dir, third);
+  await dir.writePair(third);
   const from = server.lines.length;
   server.signal("SIGHUP");
   await server.waitForLine(/\[example\] sighup: reloaded: now serving .*CN=api3\.test/, from);
@@ -99,7 +92,7 @@ Deno.test("the README's minimal example is examples/minimal.ts, and it serves an
 
   await using dir = await TempDir.create();
   const pair = await mintCertificate();
-  await install(dir, pair);
+  await dir.writePair(pair);
   await using server = await ServerProcess.start({
     options: { cert: "cert.pem", key: "key.pem" },
     entry: "examples/minimal.ts",

@@ -21,10 +21,8 @@ async function startEcho(
   pair: MintedCertificate,
   tlsFront: TlsFrontName,
 ): Promise<ServerProcess> {
-  const cert = await dir.write("cert.pem", pair.certificatePem);
-  const key = await dir.write("key.pem", pair.keyPem);
   return await ServerProcess.start({
-    options: { cert, key, tlsFront },
+    options: { ...await dir.writePair(pair), tlsFront },
     entry: "tests/_echo_app.ts",
   });
 }

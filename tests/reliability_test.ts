@@ -7,11 +7,12 @@
 
 import assert from "node:assert/strict";
 import {
-  DAY_MS,
   fingerprintOf,
   mintCertificate,
   mintChain,
   type MintedCertificate,
+  mintExpired,
+  mintNotYetValid,
   TempDir,
 } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
@@ -76,14 +77,8 @@ Deno.test("every bad input, by POST and by SIGHUP: non-2xx, the identical logged
   };
   await reset();
   const other = await mintCertificate();
-  const expired = await mintCertificate({
-    notBefore: new Date(Date.now() - 10 * DAY_MS),
-    notAfter: new Date(Date.now() - DAY_MS),
-  });
-  const future = await mintCertificate({
-    notBefore: new Date(Date.now() + DAY_MS),
-    notAfter: new Date(Date.now() + 10 * DAY_MS),
-  });
+  const expired = await mintExpired();
+  const future = await mintNotYetValid();
   const { root, intermediate, leaf } = await mintChain();
   const base64 = good.certificatePem.split("\n").filter((l) => !l.startsWith("-----")).join("");
   const der = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));

@@ -4,7 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { DAY_MS, fingerprintOf, mintCertificate, TempDir } from "./_fixtures.ts";
+import {
+  fingerprintOf,
+  mintCertificate,
+  mintExpired,
+  mintNotYetValid,
+  TempDir,
+} from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
@@ -85,14 +91,8 @@ Deno.test("every bad file fails with the same text via POST and SIGHUP, and the 
   const cert = await dir.write("cert.pem", good.certificatePem);
   await using server = await ServerProcess.start({ options: { cert } });
 
-  const expired = await mintCertificate({
-    notBefore: new Date(Date.now() - 10 * DAY_MS),
-    notAfter: new Date(Date.now() - DAY_MS),
-  });
-  const future = await mintCertificate({
-    notBefore: new Date(Date.now() + DAY_MS),
-    notAfter: new Date(Date.now() + 10 * DAY_MS),
-  });
+  const expired = await mintExpired();
+  const future = await mintNotYetValid();
   const base64 = good.certificatePem.split("\n").filter((l) => !l.startsWith("-----")).join("");
   const badStates: [string, () => Promise<unknown>, RegExp][] = [
     ["missing", () => Promise.resolve(), /file not found/],

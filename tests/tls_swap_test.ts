@@ -16,18 +16,11 @@ import { permissionFlags } from "../lib/permissions.ts";
 
 const FRONTS = ["native", "node"] as const;
 
-async function install(dir: TempDir, pair: MintedCertificate) {
-  return {
-    cert: await dir.write("cert.pem", pair.certificatePem),
-    key: await dir.write("key.pem", pair.keyPem),
-  };
-}
-
 /** Runs keep-alive h1 (and h2 on native) clients and per-request clients while reloading; returns every failure. */
 async function loadDuringSwaps(front: TlsFrontName) {
   await using dir = await TempDir.create();
   const pairs = [await mintCertificate(), await mintCertificate()] as const;
-  const paths = await install(dir, pairs[0]);
+  const paths = await dir.writePair(pairs[0]);
   await using server = await ServerProcess.start({ options: { ...paths, tlsFront: front } });
   const caCerts = pairs.map((pair) => pair.certificatePem);
   const url = `https://localhost:${server.options.port}/hello`;
@@ -37,7 +30,7 @@ async function loadDuringSwaps(front: TlsFrontName) {
   let reloads = 0;
   const reloading = (async () => {
     for (let round = 1; !done; round++) {
-      await install(dir, pairs[round % 2] as MintedCertificate);
+      await dir.writePair(pairs[round % 2] as MintedCertificate);
       const answer = await postReload(server);
       if (answer.status !== 200) kept.push(`reload ${round}: ${answer.body}`);
       else reloads++;
@@ -103,7 +96,7 @@ for (const front of FRONTS) {
 
 Deno.test("the native front finds whether the kernel migrates queued connections, and says how to fix it", async () => {
   await using dir = await TempDir.create();
-  const paths = await install(dir, await mintCertificate());
+  const paths = await dir.writePair(await mintCertificate());
   for (const value of [0, 1] as const) {
     const set = await withMigration(value, async () => {
       await using server = await ServerProcess.start({ options: paths });
@@ -123,7 +116,7 @@ Deno.test("the native front finds whether the kernel migrates queued connections
 Deno.test("curl speaks HTTP/2 and HTTP/1.1 to the native front, and HTTP/1.1 to the node front", async () => {
   await using dir = await TempDir.create();
   const pair = await mintCertificate();
-  const paths = await install(dir, pair);
+  const paths = await dir.writePair(pair);
   for (const front of FRONTS) {
     await using server = await ServerProcess.start({ options: { ...paths, tlsFront: front } });
     for (
@@ -157,7 +150,7 @@ Deno.test("curl speaks HTTP/2 and HTTP/1.1 to the native front, and HTTP/1.1 to 
 
 Deno.test("a second instance on the native front's port fails with address already in use", async () => {
   await using dir = await TempDir.create();
-  const paths = await install(dir, await mintCertificate());
+  const paths = await dir.writePair(await mintCertificate());
   await using first = await ServerProcess.start({ options: paths });
   for (const front of FRONTS) {
     await using second = ServerProcess.spawn({
@@ -174,7 +167,7 @@ Deno.test("a second instance on the native front's port fails with address alrea
 
 Deno.test("without --unstable-net, auto falls back to the node front with one line saying why; native refuses to start", async () => {
   await using dir = await TempDir.create();
-  const paths = await install(dir, await mintCertificate());
+  const paths = await dir.writePair(await mintCertificate());
   const ports = { port: freePort(), controlPort: freePort() };
   const options = { ...DEFAULT_OPTIONS, ...paths, ...ports };
   const withoutUnstable = permissionFlags(options).filter((flag) => flag !== "--unstable-net");
@@ -199,7 +192,7 @@ for (const front of FRONTS) {
   Deno.test(`SIGTERM lets an in-flight response finish, closes idle h1/h2 and half-open connections, and exits 0 (${front} front)`, async () => {
     await using dir = await TempDir.create();
     const pair = await mintCertificate({ notAfter: new Date(Date.now() + DAY_MS) });
-    const paths = await install(dir, pair);
+    const paths = await dir.writePair(pair);
     await using server = await ServerProcess.start({
       options: { ...paths, tlsFront: front },
       entry: "tests/_echo_app.ts",

@@ -5,10 +5,10 @@
 
 import assert from "node:assert/strict";
 import {
-  DAY_MS,
   fingerprintOf,
   mintCertificate,
   type MintedCertificate,
+  mintExpired,
   TempDir,
 } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
@@ -23,16 +23,9 @@ async function startTls(
   pair: MintedCertificate,
   tlsFront: TlsFrontName,
 ): Promise<ServerProcess> {
-  const cert = await dir.write("cert.pem", pair.certificatePem);
-  const key = await dir.write("key.pem", pair.keyPem);
-  const server = await ServerProcess.start({ options: { cert, key, tlsFront } });
+  const server = await ServerProcess.start({ options: { ...await dir.writePair(pair), tlsFront } });
   await server.waitForLine(new RegExp(`\\[startup\\] HTTPS served by the ${tlsFront} front`));
   return server;
-}
-
-async function install(dir: TempDir, pair: MintedCertificate): Promise<void> {
-  await dir.write("cert.pem", pair.certificatePem);
-  await dir.write("key.pem", pair.keyPem);
 }
 
 function httpsHello(server: ServerProcess): string {
@@ -67,7 +60,7 @@ for (const front of FRONTS) {
     await using server = await startTls(dir, pairs[0], front);
     for (let round = 1; round <= 6; round++) {
       const next = round % 2;
-      await install(dir, pairs[next] as MintedCertificate);
+      await dir.writePair(pairs[next] as MintedCertificate);
       if (round % 3 === 0) {
         const from = server.lines.length;
         server.signal("SIGHUP");
@@ -101,10 +94,7 @@ for (const front of FRONTS) {
     const goodFingerprint = fingerprintOf(good.certificatePem);
     await using server = await startTls(dir, good, front);
     const other = await mintCertificate();
-    const expired = await mintCertificate({
-      notBefore: new Date(Date.now() - 10 * DAY_MS),
-      notAfter: new Date(Date.now() - DAY_MS),
-    });
+    const expired = await mintExpired();
     const badPairs: [string, string, string, RegExp][] = [
       ["mismatched key", other.certificatePem, good.keyPem, /does not match/],
       ["expired", expired.certificatePem, expired.keyPem, /expired at/],
