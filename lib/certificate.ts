@@ -6,7 +6,7 @@
  * @module
  */
 
-import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import {
   closeSync,
   constants as fsConstants,
@@ -269,14 +269,19 @@ class BoundedCache<V> {
 }
 
 const PARSED = new BoundedCache<Certificate>(PARSED_CACHE_SIZE);
+const TEXT = new TextDecoder();
 const VERIFIED = new BoundedCache<true>(VERIFIED_CACHE_SIZE);
 
+/**
+ * The cache key of an input: its paths and its exact decoded text. Parsing reads only that text, so
+ * equal keys parse alike. No digest object is made per reload (a `node:crypto` hash holds native
+ * memory the garbage collector does not see, and the heap grew with it).
+ */
 function _inputKey(input: CertificateInput): string {
-  const hash = createHash("sha256")
-    .update(`${input.certPath}\0${input.keyPath ?? ""}\0${input.certBytes.length}\0`)
-    .update(input.certBytes);
-  if (input.keyBytes !== undefined) hash.update(input.keyBytes);
-  return hash.digest("base64");
+  const cert = TEXT.decode(input.certBytes);
+  const key = input.keyBytes === undefined ? "" : TEXT.decode(input.keyBytes);
+  return `${input.certPath}\0${input.keyPath ?? ""}\0${input.keyBytes === undefined ? 0 : 1}\0` +
+    `${cert.length}\0${cert}${key}`;
 }
 
 function _validityError(
@@ -373,7 +378,7 @@ function _pemBlocks(
   path: string,
   role: FileRole,
 ): Result<PemBlock[], CertificateError> {
-  const text = new TextDecoder().decode(bytes);
+  const text = TEXT.decode(bytes);
   if (text.trim() === "") return err({ kind: "empty", role, path });
   const blocks = parsePemBlocks(text);
   if (blocks.ok) return blocks;
