@@ -44,6 +44,7 @@ const CONNECTIONS = 50;
 const H2_STREAMS = 10;
 const WARMUP_SECONDS = 2;
 const BASELINE = "static Deno.serve TLS";
+const ACCEPT_LOOP = "bare accept loop + serveHttpOnConnection, static";
 
 /** A load client: how to run it against a URL for some seconds, and how to read its output. */
 interface Client {
@@ -105,14 +106,29 @@ function _signalServer(front: TlsFrontName, reloadEveryMs: number | undefined): 
 }
 
 const SCENARIOS: readonly Scenario[] = [
-  { name: BASELINE, reloadEveryMs: undefined, start: _startStatic },
+  {
+    name: BASELINE,
+    reloadEveryMs: undefined,
+    start: (dir, pair) => _startBaseline(dir, pair, "static_tls_server.ts"),
+  },
+  {
+    name: ACCEPT_LOOP,
+    reloadEveryMs: undefined,
+    start: (dir, pair) => _startBaseline(dir, pair, "accept_loop_server.ts", ["--unstable-net"]),
+  },
   _signalServer("native", undefined),
   _signalServer("native", SWAP_EVERY_MS),
   _signalServer("node", undefined),
   _signalServer("node", SWAP_EVERY_MS),
 ];
 
-async function _startStatic(dir: TempDir, pair: MintedCertificate) {
+/** Starts one of the baseline servers in bench/, which never reload. */
+async function _startBaseline(
+  dir: TempDir,
+  pair: MintedCertificate,
+  script: string,
+  flags: readonly string[] = [],
+) {
   const [cert, key] = [
     await dir.write("static-cert.pem", pair.certificatePem),
     await dir.write("static-key.pem", pair.keyPem),
@@ -122,9 +138,10 @@ async function _startStatic(dir: TempDir, pair: MintedCertificate) {
     args: [
       "run",
       "--no-prompt",
+      ...flags,
       `--allow-read=${cert},${key}`,
       `--allow-net=127.0.0.1:${port}`,
-      new URL("./static_tls_server.ts", import.meta.url).pathname,
+      new URL(`./${script}`, import.meta.url).pathname,
       cert,
       key,
       String(port),

@@ -15,11 +15,17 @@ import { hostPort, type Options } from "./options.ts";
  * V8 sized for a small, long-lived process: the young generation capped at 1 MiB per semi-space and
  * `--optimize-for-size` (the old generation grows in smaller steps). Measured over 20,300 reloads:
  * RSS levels off at 64–67 MiB with both, 80–88 MiB with the cap alone, at no measurable cost per
- * `/hello` request (see README, "Performance").
+ * request on plain HTTP or the native HTTPS front (see README, "Performance").
  */
 export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--optimize-for-size";
 
-/** The `deno run` flags a server with these options needs (permissions, and nothing more), plus {@linkcode V8_FLAGS}. */
+/**
+ * V8 flags for the `node:https` front: the young-generation cap only. That front runs much more
+ * JavaScript per request, and `--optimize-for-size` cost it 1.6–1.8× CPU per request.
+ */
+export const NODE_FRONT_V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
+
+/** The `deno run` flags a server with these options needs (permissions, and nothing more), plus the V8 flags for its front. */
 export function permissionFlags(options: Options): string[] {
   const socket = options.controlSocket;
   const readable = [options.cert, options.key, options.controlTokenFile, socket, options.pidFile]
@@ -31,9 +37,10 @@ export function permissionFlags(options: Options): string[] {
       ? hostPort(options.controlHostname, options.controlPort)
       : `unix:${socket}`,
   ];
+  const tls = options.key !== undefined;
   const flags = [
     "--no-prompt",
-    V8_FLAGS,
+    tls && options.tlsFront === "node" ? NODE_FRONT_V8_FLAGS : V8_FLAGS,
     `--allow-read=${readable.join(",")}`,
     // A Unix socket needs read and write of its path besides the net grant (Deno 2.9.6); the pid
     // file is written, locked and removed.
@@ -41,6 +48,5 @@ export function permissionFlags(options: Options): string[] {
     `--allow-net=${listens.join(",")}`,
   ];
   // The native HTTPS front binds each certificate's listener with SO_REUSEPORT, which Deno gates.
-  const native = options.key !== undefined && options.tlsFront !== "node";
-  return native ? [...flags, "--unstable-net"] : flags;
+  return tls && options.tlsFront !== "node" ? [...flags, "--unstable-net"] : flags;
 }

@@ -321,6 +321,9 @@ Deno.test("bytes loaded before are not parsed again, yet their dates and their k
   const elsewhere = await dir.write("d.pem", pair.certificatePem);
   const moved = await loadCertificate({ cert: elsewhere });
   assert.equal(moved.ok && moved.value.path, elsewhere, "the path is part of what is remembered");
+  const alone = await loadCertificate({ cert });
+  assert.ok(alone.ok);
+  assert.equal(alone.value.keyPem, undefined, "with and without a key are remembered apart");
 });
 
 Deno.test("a chain verified once is still refused in the wrong order", async () => {
