@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DEFAULT_OPTIONS, hostPort, type Options, parseOptions } from "../lib/options.ts";
-import { NODE_FRONT_V8_FLAGS, permissionFlags, V8_FLAGS } from "../lib/permissions.ts";
+import { permissionFlags, V8_FLAGS } from "../lib/permissions.ts";
 
 function parsed(args: string[]): Options {
   const result = parseOptions(args);
@@ -128,7 +128,6 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
     permissionFlags({ ...DEFAULT_OPTIONS, key: "key.pem", tlsFront: "node" }),
     [
       "--no-prompt",
-      NODE_FRONT_V8_FLAGS,
       "--allow-read=cert.pem,key.pem",
       "--allow-net=127.0.0.1:8080,127.0.0.1:3000",
     ],
