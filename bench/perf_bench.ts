@@ -23,6 +23,7 @@ import { DEFAULT_OPTIONS } from "../lib/options.ts";
 import { permissionFlags } from "../lib/permissions.ts";
 import {
   available,
+  CLIENT_CPU,
   cpuMicros,
   enablePinning,
   median,
@@ -263,6 +264,8 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   const pinned = await enablePinning();
+  // This process is the reload benchmark's client: keep it off the server's CPU, like wrk.
+  await pin(Deno.pid, CLIENT_CPU);
   const rounds = Number(values.rounds);
   const seconds = Number(values.seconds);
   const reloads = Number(values.reloads);
