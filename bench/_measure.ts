@@ -22,8 +22,11 @@ export async function enablePinning(): Promise<boolean> {
   return pinning.on;
 }
 
-/** Pins every thread of a process to one CPU, when pinning is on. */
-export async function pin(pid: number, cpu: number = SERVER_CPU): Promise<void> {
+/** Every CPU of the machine, as taskset names them. */
+export const ALL_CPUS = `0-${navigator.hardwareConcurrency - 1}`;
+
+/** Pins every thread of a process to one CPU (or a taskset list), when pinning is on. */
+export async function pin(pid: number, cpu: number | string = SERVER_CPU): Promise<void> {
   if (pinning.on) await run("taskset", ["-a", "-c", "-p", String(cpu), String(pid)], false);
 }
 

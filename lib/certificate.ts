@@ -219,7 +219,8 @@ export async function loadCertificate(
   const input = { certPath: paths.cert, certBytes: certFile.value, keyPath: paths.key, keyBytes };
   // Bytes parsed before need no parsing again (rotations often go back and forth between a few
   // files, and an unchanged file is the common reload); only the dates depend on the clock.
-  const cached = PARSED.find(input);
+  const key = _inputKey(input);
+  const cached = PARSED.get(key);
   if (cached !== undefined) {
     const invalid = _validityError(
       cached.path,
@@ -231,7 +232,7 @@ export async function loadCertificate(
     return invalid === undefined ? ok(cached) : err(invalid);
   }
   const parsed = parseCertificate(input, now);
-  if (parsed.ok) PARSED.remember(input, parsed.value);
+  if (parsed.ok) PARSED.set(key, parsed.value);
   return parsed;
 }
 
@@ -267,53 +268,20 @@ class BoundedCache<V> {
   }
 }
 
+const PARSED = new BoundedCache<Certificate>(PARSED_CACHE_SIZE);
 const TEXT = new TextDecoder();
 const VERIFIED = new BoundedCache<true>(VERIFIED_CACHE_SIZE);
 
 /**
- * The last few parsed inputs, found again by their exact paths and bytes: parsing depends on
- * nothing else. The bytes are compared in place (a key string or digest per reload allocated 4–5
- * KB, and a `node:crypto` hash held native memory the garbage collector did not see).
+ * The cache key of an input: its paths and its exact decoded text. Parsing reads only that text, so
+ * equal keys parse alike. No digest object is made per reload (a `node:crypto` hash holds native
+ * memory the garbage collector does not see, and the heap grew with it).
  */
-class ParsedInputs {
-  readonly #entries: { readonly input: CertificateInput; readonly certificate: Certificate }[] = [];
-  readonly #size: number;
-
-  constructor(size: number) {
-    this.#size = size;
-  }
-
-  /** The certificate parsed from these exact paths and bytes, if remembered; it becomes the newest. */
-  find(input: CertificateInput): Certificate | undefined {
-    const index = this.#entries.findIndex((entry) => _sameInput(entry.input, input));
-    if (index === -1) return undefined;
-    const [entry] = this.#entries.splice(index, 1);
-    if (entry === undefined) return undefined;
-    this.#entries.unshift(entry);
-    return entry.certificate;
-  }
-
-  /** Remembers a parsed input, forgetting the oldest past the size. */
-  remember(input: CertificateInput, certificate: Certificate): void {
-    this.#entries.unshift({ input, certificate });
-    if (this.#entries.length > this.#size) this.#entries.pop();
-  }
-}
-
-const PARSED = new ParsedInputs(PARSED_CACHE_SIZE);
-
-function _sameInput(a: CertificateInput, b: CertificateInput): boolean {
-  return a.certPath === b.certPath && a.keyPath === b.keyPath &&
-    _sameBytes(a.certBytes, b.certBytes) && _sameBytes(a.keyBytes, b.keyBytes);
-}
-
-function _sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) return false;
-  }
-  return true;
+function _inputKey(input: CertificateInput): string {
+  const cert = TEXT.decode(input.certBytes);
+  const key = input.keyBytes === undefined ? "" : TEXT.decode(input.keyBytes);
+  return `${input.certPath}\0${input.keyPath ?? ""}\0${input.keyBytes === undefined ? 0 : 1}\0` +
+    `${cert.length}\0${cert}${key}`;
 }
 
 function _validityError(
