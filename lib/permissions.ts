@@ -14,7 +14,7 @@ import { hostPort, type Options } from "./options.ts";
 /**
  * V8 sized for a small, long-lived process: the young generation capped at 1 MiB per semi-space and
  * `--optimize-for-size` (the old generation grows in smaller steps). Measured over 20,300 reloads:
- * RSS levels off at 64–67 MiB with both, 80–88 MiB with the cap alone, at no measurable cost per
+ * RSS levels off at 63–72 MiB with both, 80–88 MiB with the cap alone, at no measurable cost per
  * request on plain HTTP or the native HTTPS front (see README, "Performance").
  */
 export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--optimize-for-size";
