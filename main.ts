@@ -12,14 +12,14 @@
  */
 
 import { appHandler, HELLO_PATH } from "./lib/app_server.ts";
-import { RELOAD_PATH } from "./lib/control_server.ts";
+import { RELOAD_PATH } from "./lib/control/control_server.ts";
 import { EXIT_CODE, START_ERROR_EXIT_CODE } from "./lib/format.ts";
 import { serverUrl } from "./lib/listen.ts";
 import { Log } from "./lib/log.ts";
-import { parseOptions, USAGE } from "./lib/options.ts";
-import { type PidFile, takePidFile } from "./lib/pid_file.ts";
+import { parseOptions, USAGE } from "./lib/cli/options.ts";
+import { type PidFile, takePidFile } from "./lib/cli/pid_file.ts";
 import type { StartError } from "./lib/start_error.ts";
-import { readTokenFile } from "./lib/token.ts";
+import { readTokenFile } from "./lib/control/token.ts";
 import { formatStartError, serveWithReload } from "./mod.ts";
 
 /** Runs the server until SIGINT or SIGTERM; returns the process exit code. */

@@ -24,13 +24,13 @@
  * @module
  */
 
-import { type Certificate, loadCertificate } from "./lib/certificate.ts";
-import { controlHandler } from "./lib/control_server.ts";
+import { type Certificate, loadCertificate } from "./lib/certificate/certificate.ts";
+import { controlHandler } from "./lib/control/control_server.ts";
 import { listen, type ListenError, listenUnix } from "./lib/listen.ts";
-import { accessPolicy } from "./lib/control_access.ts";
+import { accessPolicy } from "./lib/control/control_access.ts";
 import { ReloadHistory } from "./lib/history.ts";
-import { ReloadMetrics } from "./lib/metrics.ts";
-import { statusView } from "./lib/status_view.ts";
+import { ReloadMetrics } from "./lib/control/metrics.ts";
+import { statusView } from "./lib/control/status_view.ts";
 import { ExpiryWarner } from "./lib/expiry.ts";
 import { POLL_MS, watchFiles } from "./lib/watcher.ts";
 import {
@@ -47,10 +47,10 @@ import {
   type ConnectionMigration,
   listenNativeTls,
   nativeFrontUnavailable,
-} from "./lib/native_front.ts";
-import { chooseTlsFront, type TlsFront } from "./lib/tls_front.ts";
+} from "./lib/tls/native_front.ts";
+import { chooseTlsFront, type TlsFront } from "./lib/tls/tls_front.ts";
 
-export type { Certificate, CertificateError, FileRole } from "./lib/certificate.ts";
+export type { Certificate, CertificateError, FileRole } from "./lib/certificate/certificate.ts";
 export { describeError, formatNotice, formatOutcome, formatStartError } from "./lib/format.ts";
 export type { ListenError, ServerName } from "./lib/listen.ts";
 export type { ReloadOutcome, ReloadOutcomeKind, ReloadTrigger } from "./lib/reloader.ts";
@@ -58,8 +58,8 @@ export type { Err, Ok, Result } from "./lib/result.ts";
 export type { ControlAddress, ServeWithReloadOptions } from "./lib/serve_options.ts";
 export type { ShutdownSignal, StopEvent } from "./lib/signals.ts";
 export type { Notice } from "./lib/notice.ts";
-export type { ConnectionMigration } from "./lib/native_front.ts";
-export type { NativeFrontUnavailable, TlsFrontChoice, TlsFrontName } from "./lib/tls_front.ts";
+export type { ConnectionMigration } from "./lib/tls/native_front.ts";
+export type { NativeFrontUnavailable, TlsFrontChoice, TlsFrontName } from "./lib/tls/tls_front.ts";
 export type { OptionError, StartError, StartErrorKind } from "./lib/start_error.ts";
 
 /**
@@ -143,7 +143,7 @@ export async function serveWithReload(
     app = await listenNativeTls(appAddress, loaded.value, config.handler, onMigration);
   } else {
     // node:https and node:stream cost memory every process would carry: load them only here.
-    const { listenNodeTls } = await import("./lib/node_front.ts");
+    const { listenNodeTls } = await import("./lib/tls/node_front.ts");
     app = await listenNodeTls(appAddress, loaded.value, config.handler);
   }
   if (!app.ok) return err({ kind: "listen", error: app.error });

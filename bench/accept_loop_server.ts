@@ -15,8 +15,8 @@
  */
 
 import { appHandler } from "../lib/app_server.ts";
-import { handlerFailed } from "../lib/tls_front.ts";
-import { NATIVE_PROTOCOLS } from "../lib/native_front.ts";
+import { handlerFailed } from "../lib/tls/tls_front.ts";
+import { NATIVE_PROTOCOLS } from "../lib/tls/native_front.ts";
 
 type ServeOnConnection = (
   conn: Deno.Conn,

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { loadCertificate, parseCertificate } from "../lib/certificate.ts";
+import { loadCertificate, parseCertificate } from "../lib/certificate/certificate.ts";
 import { mintCertificate, mintChain } from "../tests/_fixtures.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "signal-server-bench-" });

@@ -19,8 +19,8 @@
 import { parseArgs } from "node:util";
 import { freePort, mintCertificate, mintChain, TempDir } from "../tests/_fixtures.ts";
 import { serverFlags } from "../tests/_server.ts";
-import { DEFAULT_OPTIONS } from "../lib/options.ts";
-import { permissionFlags } from "../lib/permissions.ts";
+import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
+import { permissionFlags } from "../lib/cli/permissions.ts";
 import {
   ALL_CPUS,
   available,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Certificate } from "./certificate.ts";
+import type { Certificate } from "./certificate/certificate.ts";
 import { daysLeft } from "./format.ts";
 import type { Notice } from "./notice.ts";
 

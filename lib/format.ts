@@ -7,9 +7,9 @@
  * @module
  */
 
-import type { Certificate, CertificateError, FileRole } from "./certificate.ts";
+import type { Certificate, CertificateError, FileRole } from "./certificate/certificate.ts";
 import type { ListenError } from "./listen.ts";
-import type { ConnectionMigration } from "./native_front.ts";
+import type { ConnectionMigration } from "./tls/native_front.ts";
 import type { Notice } from "./notice.ts";
 import type { ReloadOutcome, ReloadOutcomeKind } from "./reloader.ts";
 import type { StartError, StartErrorKind } from "./start_error.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { CertificateErrorKind } from "./certificate.ts";
+import type { CertificateErrorKind } from "./certificate/certificate.ts";
 import { formatOutcome } from "./format.ts";
 import type { ReloadOutcome, ReloadOutcomeKind, ReloadTrigger } from "./reloader.ts";
 

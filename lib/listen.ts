@@ -5,7 +5,7 @@
  * @module
  */
 
-import { hostPort } from "./options.ts";
+import { hostPort } from "./cli/options.ts";
 import { err, ok, type Result } from "./result.ts";
 
 /**

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Certificate } from "./certificate.ts";
+import type { Certificate } from "./certificate/certificate.ts";
 import { daysLeft, formatLogLine, formatNotice, formatOutcome, formatStop } from "./format.ts";
 import { type Notice, noticeLevel } from "./notice.ts";
 import type { ReloadOutcome, ReloadTrigger } from "./reloader.ts";

@@ -6,7 +6,11 @@
  * @module
  */
 
-import { type Certificate, type CertificateError, isSameCertificate } from "./certificate.ts";
+import {
+  type Certificate,
+  type CertificateError,
+  isSameCertificate,
+} from "./certificate/certificate.ts";
 import type { Result } from "./result.ts";
 
 /**

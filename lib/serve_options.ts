@@ -11,7 +11,7 @@ import { err, ok, type Result } from "./result.ts";
 import type { StopEvent } from "./signals.ts";
 import type { OptionError } from "./start_error.ts";
 import type { Notice } from "./notice.ts";
-import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "./tls_front.ts";
+import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "./tls/tls_front.ts";
 import { DEFAULT_WARN_DAYS } from "./expiry.ts";
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Certificate } from "../lib/certificate.ts";
+import type { Certificate } from "../lib/certificate/certificate.ts";
 
 /** A certificate value with the given leaf fingerprint and sensible other fields. */
 export function fakeCertificate(

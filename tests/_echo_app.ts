@@ -7,7 +7,7 @@
  * @module
  */
 
-import { parseOptions } from "../lib/options.ts";
+import { parseOptions } from "../lib/cli/options.ts";
 import { formatNotice, formatOutcome, formatStartError, serveWithReload } from "../mod.ts";
 
 /** How many chunks `GET /stream` sends. */

@@ -6,7 +6,7 @@
  */
 
 import { X509Certificate } from "node:crypto";
-import { mintCertificate, type MintedCertificate, type MintOptions } from "../lib/gen_cert.ts";
+import { mintCertificate, type MintedCertificate, type MintOptions } from "../lib/cli/gen_cert.ts";
 
 export { mintCertificate };
 export type { MintedCertificate, MintOptions };

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { DEFAULT_OPTIONS, type Options } from "../lib/options.ts";
-import { permissionFlags } from "../lib/permissions.ts";
+import { DEFAULT_OPTIONS, type Options } from "../lib/cli/options.ts";
+import { permissionFlags } from "../lib/cli/permissions.ts";
 import { freePort } from "./_fixtures.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;

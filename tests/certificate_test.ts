@@ -5,7 +5,7 @@ import {
   loadCertificate,
   MAX_FILE_BYTES,
   parseCertificate,
-} from "../lib/certificate.ts";
+} from "../lib/certificate/certificate.ts";
 import type { Result } from "../lib/result.ts";
 import {
   DAY_MS,

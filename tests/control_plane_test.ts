@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { DAY_MS, freePort, mintCertificate, type MintedCertificate, TempDir } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
-import { DEFAULT_OPTIONS } from "../lib/options.ts";
-import { permissionFlags } from "../lib/permissions.ts";
+import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
+import { permissionFlags } from "../lib/cli/permissions.ts";
 
 async function curl(args: string[]): Promise<{ status: number; body: string; code: number }> {
   const output = await new Deno.Command("curl", {

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { accessPolicy, MAX_CONTROL_BODY_BYTES } from "../lib/control_access.ts";
-import { controlHandler } from "../lib/control_server.ts";
+import { accessPolicy, MAX_CONTROL_BODY_BYTES } from "../lib/control/control_access.ts";
+import { controlHandler } from "../lib/control/control_server.ts";
 import { formatOutcome } from "../lib/format.ts";
 import { ReloadHistory } from "../lib/history.ts";
-import { ReloadMetrics } from "../lib/metrics.ts";
+import { ReloadMetrics } from "../lib/control/metrics.ts";
 import type { ReloadOutcome } from "../lib/reloader.ts";
-import { statusView } from "../lib/status_view.ts";
+import { statusView } from "../lib/control/status_view.ts";
 import { fakeCertificate } from "./_certificates.ts";
 
 const AT = new Date("2026-11-27T12:00:00Z");

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { fingerprintOf, mintCertificate, type MintedCertificate, TempDir } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
 import { servedFingerprint } from "./_tls_clients.ts";
-import { DEFAULT_OPTIONS } from "../lib/options.ts";
-import { permissionFlags } from "../lib/permissions.ts";
+import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
+import { permissionFlags } from "../lib/cli/permissions.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 

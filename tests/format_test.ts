@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { CertificateError, CertificateErrorKind } from "../lib/certificate.ts";
+import type { CertificateError, CertificateErrorKind } from "../lib/certificate/certificate.ts";
 import {
   describeError,
   formatListenError,

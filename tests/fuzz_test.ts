@@ -7,7 +7,11 @@
  */
 
 import assert from "node:assert/strict";
-import { type CertificateError, loadCertificate, parseCertificate } from "../lib/certificate.ts";
+import {
+  type CertificateError,
+  loadCertificate,
+  parseCertificate,
+} from "../lib/certificate/certificate.ts";
 import { describeError } from "../lib/format.ts";
 import { mintCertificate, mintChain, TempDir } from "./_fixtures.ts";
 

@@ -12,7 +12,7 @@ import { servedFingerprint } from "./_tls_clients.ts";
 import { fingerprintOf } from "./_fixtures.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
-const CLIENT = `${REPO}lib/control_client.ts`;
+const CLIENT = `${REPO}lib/cli/control_client.ts`;
 
 interface Ran {
   readonly code: number;
@@ -406,7 +406,7 @@ Deno.test("the docs' fleet loop stops at the first host whose reload fails, nami
   await dir.write(
     "bin/ssh",
     `#!/bin/sh\nhost=$3\ncase "$host" in good*) cd "${REPO}" && exec ${Deno.execPath()} run --no-prompt ` +
-      `--allow-net=127.0.0.1:${port} lib/control_client.ts reload --port ${port} ;; *) ` +
+      `--allow-net=127.0.0.1:${port} lib/cli/control_client.ts reload --port ${port} ;; *) ` +
       `exec ${Deno.execPath()} run --no-prompt --allow-net=127.0.0.1:${freePort()} ` +
       `${CLIENT} reload --port 1 ;; esac\n`,
   );

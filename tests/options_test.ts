@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { DEFAULT_OPTIONS, hostPort, type Options, parseOptions } from "../lib/options.ts";
-import { permissionFlags, V8_FLAGS } from "../lib/permissions.ts";
+import { DEFAULT_OPTIONS, hostPort, type Options, parseOptions } from "../lib/cli/options.ts";
+import { permissionFlags, V8_FLAGS } from "../lib/cli/permissions.ts";
 
 function parsed(args: string[]): Options {
   const result = parseOptions(args);

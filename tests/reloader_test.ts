@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import type { Certificate, CertificateError, ChainCertificate } from "../lib/certificate.ts";
+import type {
+  Certificate,
+  CertificateError,
+  ChainCertificate,
+} from "../lib/certificate/certificate.ts";
 import { Reloader } from "../lib/reloader.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { fakeCertificate } from "./_certificates.ts";

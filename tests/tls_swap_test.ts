@@ -10,9 +10,9 @@ import assert from "node:assert/strict";
 import { DAY_MS, freePort, mintCertificate, type MintedCertificate, TempDir } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
 import { readMigration, withMigration } from "./_sysctl.ts";
-import type { TlsFrontName } from "../lib/tls_front.ts";
-import { DEFAULT_OPTIONS } from "../lib/options.ts";
-import { permissionFlags } from "../lib/permissions.ts";
+import type { TlsFrontName } from "../lib/tls/tls_front.ts";
+import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
+import { permissionFlags } from "../lib/cli/permissions.ts";
 
 const FRONTS = ["native", "node"] as const;
 

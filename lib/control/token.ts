@@ -6,8 +6,8 @@
  * @module
  */
 
-import { type CertificateError, readBoundedFile } from "./certificate.ts";
-import { err, ok, type Result } from "./result.ts";
+import { type CertificateError, readBoundedFile } from "../certificate/certificate.ts";
+import { err, ok, type Result } from "../result.ts";
 
 /** The largest token file read, in bytes. */
 export const MAX_TOKEN_FILE_BYTES = 4096;

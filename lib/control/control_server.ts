@@ -1,6 +1,6 @@
 /**
  * The control server's routes, behind the access checks of
- * `lib/control_access.ts`:
+ * `lib/control/control_access.ts`:
  *
  * - `POST /reload_certs`: runs a reload and answers with its outcome line
  *   (JSON under `Accept: application/json`): 200 reloaded or unchanged, 500
@@ -12,10 +12,10 @@
  * @module
  */
 
-import type { Certificate } from "./certificate.ts";
-import { formatHealth, formatOutcome, OUTCOME_HTTP_STATUS } from "./format.ts";
+import type { Certificate } from "../certificate/certificate.ts";
+import { formatHealth, formatOutcome, OUTCOME_HTTP_STATUS } from "../format.ts";
 import { type AccessPolicy, refusal, refuseLargeBody, refuseRequest } from "./control_access.ts";
-import type { ActiveSince, ReloadOutcome } from "./reloader.ts";
+import type { ActiveSince, ReloadOutcome } from "../reloader.ts";
 import { reloadJson, statusJson, statusText, type StatusView } from "./status_view.ts";
 
 /** The path that triggers a reload. */

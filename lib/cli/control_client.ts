@@ -7,7 +7,7 @@
  * deno task status            # the active certificate and the last reloads
  * deno run --no-prompt --allow-read=/run/s/control.sock,/etc/s/token \
  *   --allow-write=/run/s/control.sock --allow-net=unix:/run/s/control.sock,localhost:80 \
- *   lib/control_client.ts reload --socket /run/s/control.sock --token-file /etc/s/token
+ *   lib/cli/control_client.ts reload --socket /run/s/control.sock --token-file /etc/s/token
  * ```
  *
  * `reload` exits 0 when the certificate was reloaded or was already current,
@@ -18,19 +18,19 @@
  */
 
 import { parseArgs } from "node:util";
-import { describeError, EXIT_CODE, OUTCOME_EXIT_CODE } from "./format.ts";
+import { describeError, EXIT_CODE, OUTCOME_EXIT_CODE } from "../format.ts";
 import { hostPort } from "./options.ts";
-import type { ReloadOutcomeKind } from "./reloader.ts";
-import { err, ok, type Result } from "./result.ts";
-import { DEFAULT_ADDRESSES } from "./serve_options.ts";
-import { statusText, type StatusView } from "./status_view.ts";
-import { readTokenFile } from "./token.ts";
+import type { ReloadOutcomeKind } from "../reloader.ts";
+import { err, ok, type Result } from "../result.ts";
+import { DEFAULT_ADDRESSES } from "../serve_options.ts";
+import { statusText, type StatusView } from "../control/status_view.ts";
+import { readTokenFile } from "../control/token.ts";
 
 /** The client's usage text. */
 export const CLIENT_USAGE =
   `Usage: deno task reload [options]    reload the certificate and print the answer
        deno task status [options]    print the active certificate and the last reloads
-       lib/control_client.ts health  exit 0 while the certificate is valid, 1 once it is not
+       lib/cli/control_client.ts health  exit 0 while the certificate is valid, 1 once it is not
                                      (GET /healthz; for probes that cannot reach loopback)
 
 Options:

@@ -9,9 +9,9 @@
  * @module
  */
 
-import type { Certificate } from "./certificate.ts";
-import type { ReloadOutcome } from "./reloader.ts";
-import { DEFAULT_WARN_DAYS, expiresSoon } from "./expiry.ts";
+import type { Certificate } from "../certificate/certificate.ts";
+import type { ReloadOutcome } from "../reloader.ts";
+import { DEFAULT_WARN_DAYS, expiresSoon } from "../expiry.ts";
 
 const PREFIX = "signal_server_";
 const MS_PER_SECOND = 1000;

@@ -6,11 +6,11 @@
  */
 
 import { parseArgs } from "node:util";
-import { err, ok, type Result } from "./result.ts";
-import { DEFAULT_ADDRESSES, isLoopback, MAX_PORT } from "./serve_options.ts";
-import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "./tls_front.ts";
-import { DEFAULT_WARN_DAYS } from "./expiry.ts";
-import { LOG_FORMATS, type LogFormat } from "./log.ts";
+import { err, ok, type Result } from "../result.ts";
+import { DEFAULT_ADDRESSES, isLoopback, MAX_PORT } from "../serve_options.ts";
+import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "../tls/tls_front.ts";
+import { DEFAULT_WARN_DAYS } from "../expiry.ts";
+import { LOG_FORMATS, type LogFormat } from "../log.ts";
 
 /** Everything the server is configured with. */
 export interface Options {

@@ -7,11 +7,11 @@
  * @module
  */
 
-import type { Certificate, CertificateError } from "./certificate.ts";
-import { daysLeft, describeError, formatOutcome, formatTime } from "./format.ts";
-import type { ReloadAttempt } from "./history.ts";
-import type { ActiveSince, ReloadOutcome } from "./reloader.ts";
-import { expiresSoon } from "./expiry.ts";
+import type { Certificate, CertificateError } from "../certificate/certificate.ts";
+import { daysLeft, describeError, formatOutcome, formatTime } from "../format.ts";
+import type { ReloadAttempt } from "../history.ts";
+import type { ActiveSince, ReloadOutcome } from "../reloader.ts";
+import { expiresSoon } from "../expiry.ts";
 
 /** The active certificate as `/certs` shows it: the loader's fields, and what the server knows of it. */
 export interface CertificateStatus extends

@@ -16,10 +16,10 @@
  * @module
  */
 
-import type { Certificate } from "./certificate.ts";
-import { type ListenAddress, type ListenError, listenError } from "./listen.ts";
-import { hostPort } from "./options.ts";
-import { err, ok, type Result } from "./result.ts";
+import type { Certificate } from "../certificate/certificate.ts";
+import { type ListenAddress, type ListenError, listenError } from "../listen.ts";
+import { hostPort } from "../cli/options.ts";
+import { err, ok, type Result } from "../result.ts";
 import {
   handlerFailed,
   type NativeFrontUnavailable,

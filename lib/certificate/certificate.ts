@@ -17,7 +17,7 @@ import {
 } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { parsePemBlocks, type PemBlock } from "./pem.ts";
-import { err, ok, type Result } from "./result.ts";
+import { err, ok, type Result } from "../result.ts";
 
 /** Largest certificate or key file the loader will read, in bytes. */
 export const MAX_FILE_BYTES = 1024 * 1024;
