@@ -57,12 +57,28 @@ export class TempDir implements AsyncDisposable {
   }
 }
 
-/** A loopback port that was free a moment ago. */
+/** Ports are picked below Linux's default ephemeral range (32768–60999). */
+const PORT_RANGE = { from: 20_000, to: 32_000 };
+const handedOut = new Set<number>();
+
+/**
+ * A loopback port that was free a moment ago, never one handed out before in this process. It
+ * lies below the ephemeral range, so no client connection (the test's own, or a server's) can take
+ * it as its source port between now and the server binding it; a port from `port: 0` could.
+ */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+  for (let attempt = 0; attempt < 1_000; attempt++) {
+    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      continue; // In use.
+    }
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${PORT_RANGE.from}–${PORT_RANGE.to}`);
 }
 
 /** A certificate that expired yesterday (valid for the nine days before). */
