@@ -42,6 +42,8 @@ const START_RUNS = 5;
 /** Untimed reloads before each timed series, so that JIT compilation is not what is measured. */
 const WARM_UP_RELOADS = 300;
 const READY_POLL_MS = 2;
+/** How long a server may take to answer before the benchmark gives up on it. */
+const READY_TIMEOUT_MS = 30_000;
 
 /** A server under test: its pid, its port, and how to stop it. */
 interface Running {
@@ -112,10 +114,20 @@ function readyUrls(port: number, controlPort: number): string[] {
   return [`http://127.0.0.1:${port}/hello`, `http://127.0.0.1:${controlPort}/healthz`];
 }
 
-/** Waits until every URL answers 200. */
-async function untilAnswering(urls: readonly string[]): Promise<void> {
+/** Waits until every URL answers 200; throws when the server exits first or is not ready in time, so the benchmark always stops. */
+async function untilAnswering(child: Deno.ChildProcess, urls: readonly string[]): Promise<void> {
+  let exited: Deno.CommandStatus | undefined;
+  void child.status.then((status) => exited = status);
+  const deadline = performance.now() + READY_TIMEOUT_MS;
   for (const url of urls) {
     while (true) {
+      if (exited !== undefined) {
+        throw new Error(`the server exited (code ${exited.code}) before ${url} answered`);
+      }
+      if (performance.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`${url} did not answer within ${READY_TIMEOUT_MS} ms`);
+      }
       try {
         const response = await fetch(url);
         await response.arrayBuffer();
@@ -131,7 +143,7 @@ async function untilAnswering(urls: readonly string[]): Promise<void> {
 /** Starts signal-server as `deno task start` does, on a certificate in `dir`. */
 async function startOurs(dir: TempDir): Promise<Running & { controlPort: number }> {
   const { child, port, controlPort } = spawnOurs(dir);
-  await untilAnswering(readyUrls(port, controlPort));
+  await untilAnswering(child, readyUrls(port, controlPort));
   await pin(child.pid);
   return {
     pid: child.pid,
@@ -249,7 +261,7 @@ async function startToReady(start: () => { child: Deno.ChildProcess; urls: strin
   for (let i = 0; i < START_RUNS; i++) {
     const started = performance.now();
     const { child, urls } = start();
-    await untilAnswering(urls);
+    await untilAnswering(child, urls);
     times.push(performance.now() - started);
     child.kill("SIGTERM");
     await child.status;
