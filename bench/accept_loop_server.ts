@@ -16,20 +16,12 @@
 
 import { appHandler } from "../lib/app_server.ts";
 import { handlerFailed } from "../lib/tls/tls_front.ts";
-import { NATIVE_PROTOCOLS } from "../lib/tls/native_front.ts";
-
-type ServeOnConnection = (
-  conn: Deno.Conn,
-  signal: AbortSignal | undefined,
-  handler: Deno.ServeHandler<Deno.NetAddr>,
-  onError: (error: unknown) => Response,
-  onListen: (scheme: string) => void,
-) => { readonly finished: Promise<void> };
+import { NATIVE_PROTOCOLS, serveOnConnection } from "../lib/tls/native_front.ts";
 
 if (import.meta.main) {
   const [cert = "cert.pem", key = "key.pem", port = "8443"] = Deno.args;
-  const internal = Reflect.get(Deno, Reflect.get(Deno, "internal") as symbol) as object;
-  const serve = Reflect.get(internal, "serveHttpOnConnection") as ServeOnConnection;
+  const serve = serveOnConnection();
+  if (serve === undefined) throw new Error("this Deno has no serveHttpOnConnection");
   const listener = Deno.listenTls({
     hostname: "127.0.0.1",
     port: Number(port),

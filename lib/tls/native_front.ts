@@ -40,14 +40,17 @@ const MIGRATION_CHECK_MS = 2_000;
 const ACCEPT_RETRY_MS = 50;
 
 /** One served connection, as `serveHttpOnConnection` returns it. */
-interface ServedConnection {
+export interface ServedConnection {
+  /** Settles when the connection ends; rejects when the client goes away early. */
   readonly finished: Promise<void>;
+  /** Shuts the connection down gracefully: requests in flight finish first. */
   shutdown(): Promise<void>;
 }
 
-type ServeOnConnection = (
+/** Deno's internal `serveHttpOnConnection`: serves one accepted connection (h1 or h2) natively. */
+export type ServeOnConnection = (
   conn: Deno.Conn,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
   handler: Deno.ServeHandler<Deno.NetAddr>,
   onError: (error: unknown) => Response,
   onListen: (scheme: string) => void,
@@ -65,10 +68,11 @@ export function nativeFrontUnavailable(): NativeFrontUnavailable | undefined {
   // Deno.listenDatagram exists only under --unstable-net, which reusePort needs; without the flag
   // a reusePort listen ends the process at once, so it must be known before.
   if (!("listenDatagram" in Deno)) return "no_unstable_net";
-  return _serveOnConnection() === undefined ? "no_internal_api" : undefined;
+  return serveOnConnection() === undefined ? "no_internal_api" : undefined;
 }
 
-function _serveOnConnection(): ServeOnConnection | undefined {
+/** Deno's internal `serveHttpOnConnection`, or `undefined` in a Deno that does not have it. */
+export function serveOnConnection(): ServeOnConnection | undefined {
   const internal = Reflect.get(Deno, Reflect.get(Deno, "internal") as symbol) as unknown;
   const serve = typeof internal === "object" && internal !== null
     ? Reflect.get(internal, "serveHttpOnConnection")
@@ -87,7 +91,7 @@ export async function listenNativeTls(
   handler: Deno.ServeHandler<Deno.NetAddr>,
   onMigration: (migration: ConnectionMigration) => void,
 ): Promise<Result<TlsFront, ListenError>> {
-  const serve = _serveOnConnection();
+  const serve = serveOnConnection();
   const where = hostPort(address.hostname, address.port);
   if (serve === undefined) {
     return err({ kind: "other", server: "app", address: where, reason: "no native front" });
