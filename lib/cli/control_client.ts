@@ -17,7 +17,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "./args.ts";
 import { describeError, EXIT_CODE, OUTCOME_EXIT_CODE } from "../format.ts";
 import { hostPort } from "./options.ts";
 import type { ReloadOutcomeKind } from "../reloader.ts";
@@ -177,24 +177,16 @@ function _parse(args: readonly string[]): Result<
   },
   string
 > {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        socket: { type: "string" },
-        "token-file": { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    return err(error instanceof Error ? error.message : String(error));
-  }
+  const flags = parseFlags(args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    socket: { type: "string" },
+    "token-file": { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (!flags.ok) return flags;
+  const parsed = flags.value;
   if (parsed.values.help) return ok({ command: "help", values: parsed.values });
   const [command, ...extra] = parsed.positionals;
   if (command !== "reload" && command !== "status" && command !== "health") {

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { err, ok, type Result } from "../result.ts";
+import { parseFlags } from "./args.ts";
 import { DEFAULT_ADDRESSES, isLoopback, MAX_PORT } from "../serve_options.ts";
 import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "../tls/tls_front.ts";
 import { DEFAULT_WARN_DAYS } from "../expiry.ts";
@@ -99,32 +99,25 @@ Inspect it:
 
 /** Parses command-line arguments; a usage error comes back as its message. */
 export function parseOptions(args: readonly string[]): Result<Command, string> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        cert: { type: "string" },
-        key: { type: "string" },
-        hostname: { type: "string" },
-        port: { type: "string" },
-        "control-hostname": { type: "string" },
-        "control-port": { type: "string" },
-        "control-token-file": { type: "string" },
-        "control-socket": { type: "string" },
-        "tls-front": { type: "string" },
-        watch: { type: "boolean" },
-        "warn-days": { type: "string" },
-        "log-format": { type: "string" },
-        "pid-file": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    return err(error instanceof Error ? error.message : String(error));
-  }
+  const parsed = parseFlags(args, {
+    cert: { type: "string" },
+    key: { type: "string" },
+    hostname: { type: "string" },
+    port: { type: "string" },
+    "control-hostname": { type: "string" },
+    "control-port": { type: "string" },
+    "control-token-file": { type: "string" },
+    "control-socket": { type: "string" },
+    "tls-front": { type: "string" },
+    watch: { type: "boolean" },
+    "warn-days": { type: "string" },
+    "log-format": { type: "string" },
+    "pid-file": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (!parsed.ok) return parsed;
+  const { values, positionals } = parsed.value;
+  if (positionals.length > 0) return err(`unexpected argument "${positionals[0]}"`);
   if (values.help) return ok({ kind: "help" });
   const port = _port("--port", values.port, DEFAULT_OPTIONS.port);
   if (!port.ok) return port;

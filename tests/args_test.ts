@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { parseFlags } from "../lib/cli/args.ts";
+
+const SPECS = {
+  port: { type: "string" },
+  watch: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+Deno.test("string flags take the next argument or the text after =, and the last one given wins", () => {
+  const parsed = parseFlags(["--port", "80", "--port=81", "--watch", "-h", "run"], SPECS);
+  assert.deepEqual(parsed, {
+    ok: true,
+    value: { values: { port: "81", watch: true, help: true }, positionals: ["run"] },
+  });
+});
+
+Deno.test("everything after -- is a plain argument, and = keeps an empty or dashed value", () => {
+  assert.deepEqual(parseFlags(["--port=", "--", "--watch"], SPECS), {
+    ok: true,
+    value: { values: { port: "" }, positionals: ["--watch"] },
+  });
+  assert.deepEqual(parseFlags(["--port=-1"], SPECS), {
+    ok: true,
+    value: { values: { port: "-1" }, positionals: [] },
+  });
+});
+
+Deno.test("unknown flags, missing values and values given to switches are errors that name the flag", () => {
+  assert.deepEqual(parseFlags(["--bogus"], SPECS), {
+    ok: false,
+    error: 'unknown option "--bogus"',
+  });
+  assert.deepEqual(parseFlags(["-x"], SPECS), { ok: false, error: 'unknown option "-x"' });
+  assert.deepEqual(parseFlags(["--toString"], SPECS), {
+    ok: false,
+    error: 'unknown option "--toString"',
+  });
+  assert.deepEqual(parseFlags(["--port"], SPECS), {
+    ok: false,
+    error: 'option "--port" needs a value: --port <value>',
+  });
+  assert.deepEqual(parseFlags(["--port", "--watch"], SPECS), {
+    ok: false,
+    error: 'option "--port" needs a value: --port <value>',
+  });
+  assert.deepEqual(parseFlags(["--watch=yes"], SPECS), {
+    ok: false,
+    error: 'option "--watch" takes no value',
+  });
+});
