@@ -165,7 +165,15 @@ Deno.test("a Host that is neither the control address nor a loopback name is ref
 Deno.test("with a token, requests without the right Bearer token get 401 with WWW-Authenticate", async () => {
   const { handle, reloads } = handlerFor(RELOADED, { token: "s3cret-token" });
   for (
-    const authorization of [undefined, "Bearer wrong", "Basic czNjcmV0LXRva2Vu", "Bearer s3cret"]
+    const authorization of [
+      undefined,
+      "Bearer wrong",
+      "Basic czNjcmV0LXRva2Vu",
+      "Bearer s3cret",
+      "Bearer s3cret-tokem",
+      "Bearer s3cret-token-and-more",
+      "Bearer s3cret-tokens3cret-token",
+    ]
   ) {
     const headers: Record<string, string> = authorization ? { authorization } : {};
     for (
