@@ -54,7 +54,7 @@ Deno.test("loader accepts a valid chain with its key and reports what an operato
 Deno.test("loader accepts text around the PEM blocks, as openssl x509 -text writes", async () => {
   const leaf = await mintCertificate();
   const text = `Certificate:\n    Data:\n        Version: 3 (0x2)\n${leaf.certificatePem}trailer\n`;
-  const result = parseCertificate(
+  const result = await parseCertificate(
     { certPath: "c.pem", certBytes: new TextEncoder().encode(text) },
     new Date(),
   );

@@ -85,7 +85,7 @@ Deno.test("the loader returns a worded Result for thousands of random and mutate
           cert: await dir.write("cert.pem", bytes),
           key: withKey ? keyPath : undefined,
         })
-        : parseCertificate({
+        : await parseCertificate({
           certPath: "cert.pem",
           certBytes: bytes,
           keyPath: withKey ? "key.pem" : undefined,

@@ -15,7 +15,7 @@ export interface PemBlock {
   /** The block re-encoded in canonical PEM form (64-column base64). */
   readonly pem: string;
   /** The decoded DER bytes of the block. */
-  readonly der: Uint8Array;
+  readonly der: Uint8Array<ArrayBuffer>;
   /** Whether the block carries RFC 1421 headers such as `Proc-Type`. */
   readonly hasHeaders: boolean;
 }
@@ -54,7 +54,7 @@ export function parsePemBlocks(text: string): Result<PemBlock[], PemProblem> {
 
 function _decodeBody(
   body: string,
-): { base64: string; der: Uint8Array; hasHeaders: boolean } | undefined {
+): { base64: string; der: Uint8Array<ArrayBuffer>; hasHeaders: boolean } | undefined {
   const lines = body.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "");
   const hasHeaders = lines.some((line) => line.includes(":"));
   const base64 = lines.filter((line) => !line.includes(":")).join("");
