@@ -9,6 +9,7 @@
 import type { Certificate } from "./certificate/certificate.ts";
 import { daysLeft } from "./format.ts";
 import type { Notice } from "./notice.ts";
+import { every } from "./timer.ts";
 
 /** Days before expiry from which the server warns, unless told otherwise. */
 export const DEFAULT_WARN_DAYS = 14;
@@ -25,7 +26,7 @@ export class ExpiryWarner {
   readonly #warnDays: number;
   readonly #notify: (notice: Notice) => void;
   readonly #clock: () => Date;
-  #daily: ReturnType<typeof setInterval> | undefined;
+  #daily: AbortController | undefined;
 
   /** Warns through `notify` when the certificate is within `warnDays` of its expiry. */
   constructor(warnDays: number, notify: (notice: Notice) => void, clock = () => new Date()) {
@@ -48,15 +49,16 @@ export class ExpiryWarner {
     return true;
   }
 
-  /** Checks `active()` once a day until stopped; the timer does not keep the process alive. */
+  /** Checks `active()` once a day until stopped; once stopped, the process can exit within a second. */
   startDaily(active: () => Certificate, everyMs: number = MS_PER_DAY): void {
-    const daily = setInterval(() => this.check(active()), everyMs);
-    Deno.unrefTimer(daily);
+    this.#daily?.abort();
+    const daily = new AbortController();
+    void every(everyMs, () => this.check(active()), daily.signal);
     this.#daily = daily;
   }
 
   /** Stops the daily check. */
   stop(): void {
-    clearInterval(this.#daily);
+    this.#daily?.abort();
   }
 }

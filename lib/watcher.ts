@@ -18,6 +18,8 @@
  * @module
  */
 
+import { sleep } from "./timer.ts";
+
 /** How often the files are checked without a file event, in milliseconds. */
 export const POLL_MS = 500;
 /** How long the files must stay unchanged before a change is acted on, in milliseconds. */
@@ -49,28 +51,24 @@ export async function watchFiles(options: WatcherOptions): Promise<Watcher> {
   const settleMs = options.settleMs ?? SETTLE_MS;
   let loadedState = await fileState(options.paths);
   let stopped = false;
-  let wake: (() => void) | undefined;
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+  let wake: AbortController | undefined;
+  /** Sleeps until the next poll, or until a file event or stop() wakes it. */
+  const nap = async (ms: number) => {
+    wake = new AbortController();
+    await sleep(ms, wake.signal);
+    wake = undefined;
+  };
 
-  const events = _watchEvents(options.paths, () => wake?.(), options.onEventsFailed);
+  const events = _watchEvents(options.paths, () => wake?.abort(), options.onEventsFailed);
   const loop = (async () => {
     while (!stopped) {
-      await sleep(pollMs);
+      await nap(pollMs);
       if (stopped) break;
       let seen = await fileState(options.paths);
       if (seen === loadedState) continue;
       // Changed: wait until the files hold still, so that a burst of writes is one reload.
       while (!stopped) {
-        await new Promise((resolve) => setTimeout(resolve, settleMs));
+        await sleep(settleMs);
         const now = await fileState(options.paths);
         if (now === seen) break;
         seen = now;
@@ -83,7 +81,7 @@ export async function watchFiles(options: WatcherOptions): Promise<Watcher> {
   return {
     async stop() {
       stopped = true;
-      wake?.();
+      wake?.abort();
       events.close();
       await loop;
     },

@@ -27,6 +27,7 @@ import {
   type TlsFront,
   tlsRejected,
 } from "./tls_front.ts";
+import { sleep, within } from "../timer.ts";
 
 /** What `net.ipv4.tcp_migrate_req` was found to be, by watching the kernel rather than reading /proc. */
 export type ConnectionMigration = "on" | "off" | "unknown";
@@ -132,7 +133,7 @@ export async function listenNativeTls(
         if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
           return; // This listener was closed by a swap or by shutdown.
         }
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        await sleep(ACCEPT_RETRY_MS);
         continue;
       }
       if (migrationProbe.claims(conn)) continue;
@@ -188,12 +189,7 @@ export async function listenNativeTls(
         else void tracked.served.shutdown().catch(() => {});
         return tracked.served.finished.catch(() => {});
       });
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.all(closing),
-        new Promise((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
-      ]);
-      clearTimeout(timer);
+      await within(Promise.all(closing), SHUTDOWN_GRACE_MS);
     },
   });
 }
@@ -245,15 +241,13 @@ class MigrationProbe {
     const { promise: migrated, resolve } = Promise.withResolvers<ConnectionMigration>();
     this.#migrated = () => resolve("on");
     listener.close();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const answer = await Promise.race([
-      migrated,
-      client.read(new Uint8Array(1)).then(() => "off" as const, () => "off" as const),
-      new Promise<ConnectionMigration>((done) =>
-        timer = setTimeout(() => done("unknown"), MIGRATION_CHECK_MS)
-      ),
-    ]);
-    clearTimeout(timer);
+    const answer = await within(
+      Promise.race([
+        migrated,
+        client.read(new Uint8Array(1)).then(() => "off" as const, () => "off" as const),
+      ]),
+      MIGRATION_CHECK_MS,
+    ) ?? "unknown";
     this.#claimPort = undefined;
     try {
       client.close();
