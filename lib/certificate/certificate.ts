@@ -6,19 +6,11 @@
  * @module
  */
 
-import {
-  closeSync,
-  constants as fsConstants,
-  fstatSync,
-  openSync,
-  readSync,
-  type Stats,
-} from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
 import { parsePemBlocks, type PemBlock } from "./pem.ts";
 import { checkPrivateKey } from "./private_key.ts";
 import { importPublicKey, isIssuedBy, parseX509, type X509Certificate } from "./x509.ts";
 import { err, ok, type Result } from "../result.ts";
+import { withinAbout } from "../timer.ts";
 
 /** Largest certificate or key file the loader will read, in bytes. */
 export const MAX_FILE_BYTES = 1024 * 1024;
@@ -459,44 +451,61 @@ async function _matchingKey(
     : err({ kind: "key_invalid", path: keyPath, reason: checked.error.reason });
 }
 
+/** How long (to twice that) opening a file that was checked to be regular may take before the loader gives up. */
+const OPEN_TIMEOUT_MS = 1000;
+
 /**
  * Reads a regular file of at most `limit` bytes, never blocking on special files.
  *
- * The file is opened with `O_NONBLOCK` (a FIFO opens at once instead of waiting for a
- * writer), and every check is made on what was opened, through its descriptor: it must be a
- * regular file within the limit. So there is no window between a check and the open in which
- * the path could be swapped for something else. Reading a regular file does not block, so the
- * whole read is synchronous: about 15 µs, where Deno's async file ops cost ~40 µs each through
- * the blocking pool. If the file changes while it is read (size or modification time differ
- * after the read: an in-place rewrite in progress), it is read again, up to three times.
- *
+ * Deno 2.9.6 offers no non-blocking open and checks `FsFile.stat()` against a symbolic link's
+ * target, not the granted name, so the checks are made on the path (`stat`, which follows links
+ * with the name's grant), and the file is opened only once the path was seen to be a regular
+ * file within the limit:
+ * - the open is asynchronous, on Deno's blocking pool: if a FIFO is swapped in between the check
+ *   and the open, the open waits there for a writer, not on the event loop, and the loader gives
+ *   up after one to two seconds (the one async op of a read, ~40 µs);
+ * - right after the open the path must still be the checked file (device, inode, size,
+ *   modification time), or nothing is read: so a FIFO swapped in is not read from;
+ * - the read itself is synchronous (a regular file does not block) and bounded by `limit` + 1;
+ * - after it, the path must still be the same file with the same size and time, and exactly its
+ *   size must have been read, or the file changed while it was read: it is read again, up to
+ *   three times. So an in-place rewrite in progress is never taken for the whole file.
  * Symbolic links (certbot's `live/`, Kubernetes' `..data`) are followed with a grant on the
- * configured name only: the descriptor's `fstat` is not checked against the link's target, as
- * `Deno.FsFile.stat()` is.
+ * configured name only.
  */
 export async function readBoundedFile(
   path: string,
   role: FileRole,
   limit: number,
 ): Promise<Result<Uint8Array, CertificateError>> {
-  let fd: number | undefined;
   try {
-    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
     for (let attempt = 1; attempt <= MAX_READ_ATTEMPTS; attempt++) {
-      const before = fstatSync(fd);
-      if (!before.isFile()) {
+      const before = Deno.statSync(path);
+      if (!before.isFile) {
         return err({ kind: "not_a_file", role, path, fileType: _fileType(before) });
       }
       if (before.size > limit) {
         return err({ kind: "too_large", role, path, size: before.size, limit });
       }
-      const bytes = _readAll(fd, Math.min(before.size, limit) + 1);
-      const after = fstatSync(fd);
-      if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) continue;
-      if (bytes.length > limit) {
-        return err({ kind: "too_large", role, path, size: bytes.length, limit });
+      const file = await _openWithin(path, OPEN_TIMEOUT_MS);
+      if (file === undefined) {
+        return err({
+          kind: "io",
+          role,
+          path,
+          reason: `opening it took over ${OPEN_TIMEOUT_MS / 1000} s, although it was a regular ` +
+            "file when checked (was a named pipe swapped in?)",
+        });
       }
-      return ok(bytes);
+      try {
+        if (!_sameFile(before, Deno.statSync(path))) continue;
+        const bytes = _readAll(file, before.size + 1);
+        if (bytes.length === before.size && _sameFile(before, Deno.statSync(path))) {
+          return ok(bytes);
+        }
+      } finally {
+        file.close();
+      }
     }
     return err({
       kind: "io",
@@ -507,29 +516,42 @@ export async function readBoundedFile(
     });
   } catch (error) {
     return err(await describeFileError(error, path, role));
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 
+/** Opens a file for reading on Deno's blocking pool; undefined when that takes over `ms` (to 2 × `ms`). */
+async function _openWithin(path: string, ms: number): Promise<Deno.FsFile | undefined> {
+  const opening = Deno.open(path, { read: true });
+  const file = await withinAbout(opening, ms);
+  // A late open (a writer came to the FIFO) still gets its file closed.
+  if (file === undefined) opening.then((late) => late.close(), () => {});
+  return file;
+}
+
+/** Whether two `stat`s of a path saw the same file, unchanged. */
+function _sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size &&
+    a.mtime?.getTime() === b.mtime?.getTime() && b.isFile;
+}
+
 /** Reads from the start of a regular file until its end or `capacity` bytes. */
-function _readAll(fd: number, capacity: number): Uint8Array {
+function _readAll(file: Deno.FsFile, capacity: number): Uint8Array {
   const buffer = new Uint8Array(capacity);
   let length = 0;
   while (length < capacity) {
-    const read = readSync(fd, buffer, length, capacity - length, length);
-    if (read === 0) break;
+    const read = file.readSync(buffer.subarray(length));
+    if (read === null || read === 0) break;
     length += read;
   }
   return buffer.subarray(0, length);
 }
 
-function _fileType(info: Stats): string {
-  if (info.isDirectory()) return "directory";
-  if (info.isFIFO()) return "named pipe (FIFO)";
-  if (info.isCharacterDevice()) return "character device";
-  if (info.isBlockDevice()) return "block device";
-  if (info.isSocket()) return "socket";
+function _fileType(info: Deno.FileInfo): string {
+  if (info.isDirectory) return "directory";
+  if (info.isFifo) return "named pipe (FIFO)";
+  if (info.isCharDevice) return "character device";
+  if (info.isBlockDevice) return "block device";
+  if (info.isSocket) return "socket";
   return "special file";
 }
 
@@ -544,8 +566,7 @@ export function fileError(
   linkTarget?: string,
 ): CertificateError {
   const link = linkTarget === undefined ? {} : { linkTarget };
-  const code = (error as { code?: unknown } | null)?.code; // node:fs errors carry an errno code
-  if (error instanceof Deno.errors.NotFound || code === "ENOENT" || code === "ENOTDIR") {
+  if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
     return { kind: "not_found", role, path, ...link };
   }
   if (error instanceof Deno.errors.NotCapable) {
@@ -553,7 +574,7 @@ export function fileError(
     const refusedPath = refused === undefined || refused === path ? {} : { refusedPath: refused };
     return { kind: "permission_denied", role, path, deniedBy: "deno", ...refusedPath, ...link };
   }
-  if (error instanceof Deno.errors.PermissionDenied || code === "EACCES" || code === "EPERM") {
+  if (error instanceof Deno.errors.PermissionDenied) {
     return { kind: "permission_denied", role, path, deniedBy: "os", ...link };
   }
   if (error instanceof Deno.errors.IsADirectory) {
@@ -576,10 +597,26 @@ async function _linkTarget(path: string): Promise<string | undefined> {
   try {
     if (!(await Deno.lstat(path)).isSymlink) return undefined;
     const target = await Deno.readLink(path);
-    return isAbsolute(target) ? target : join(dirname(path), target);
+    return _resolveBeside(path, target);
   } catch {
     return undefined;
   }
+}
+
+/** A link's target as a path: relative targets are taken from the link's folder, then `.` and `..` are resolved. */
+function _resolveBeside(link: string, target: string): string {
+  const slash = link.lastIndexOf("/");
+  const joined = target.startsWith("/") || slash === -1
+    ? target
+    : link.slice(0, slash + 1) + target;
+  const segments: string[] = [];
+  for (const segment of joined.split("/")) {
+    if (segment === "..") {
+      if (segments.length > 0 && segments[segments.length - 1] !== "..") segments.pop();
+      else if (!joined.startsWith("/")) segments.push(segment);
+    } else if (segment !== "." && segment !== "") segments.push(segment);
+  }
+  return (joined.startsWith("/") ? "/" : "") + (segments.join("/") || ".");
 }
 
 function _reason(error: unknown): string {
