@@ -234,9 +234,14 @@ const PARSED_CACHE_SIZE = 8;
 /** How many verified (certificate, issuer) signatures the loader remembers. */
 const VERIFIED_CACHE_SIZE = 64;
 
-/** A map that forgets its oldest entry past a size; reading an entry makes it the newest. */
+/**
+ * A map that forgets its oldest entry past a size; reading an entry makes it the newest. A hit
+ * re-inserts the key it was stored under, not the one it was looked up with, so the cache keeps
+ * no string of the caller's past the call: a fresh key kept by a long-lived map survives into
+ * V8's old generation, and the one it replaces is garbage there.
+ */
 class BoundedCache<V> {
-  readonly #entries = new Map<string, V>();
+  readonly #entries = new Map<string, { readonly key: string; readonly value: V }>();
   readonly #size: number;
 
   constructor(size: number) {
@@ -244,17 +249,16 @@ class BoundedCache<V> {
   }
 
   get(key: string): V | undefined {
-    const value = this.#entries.get(key);
-    if (value !== undefined) {
-      this.#entries.delete(key);
-      this.#entries.set(key, value);
-    }
-    return value;
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(entry.key);
+    this.#entries.set(entry.key, entry);
+    return entry.value;
   }
 
   set(key: string, value: V): void {
     this.#entries.delete(key);
-    this.#entries.set(key, value);
+    this.#entries.set(key, { key, value });
     if (this.#entries.size > this.#size) {
       this.#entries.delete(this.#entries.keys().next().value as string);
     }
