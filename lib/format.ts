@@ -63,6 +63,16 @@ export const START_ERROR_EXIT_CODE: Readonly<Record<StartErrorKind, number>> = {
  * ```
  */
 export function formatOutcome(outcome: ReloadOutcome): string {
+  // Every surface renders the same outcome in turn (history, HTTP answer, log): render it once.
+  if (outcome !== _lastFormatted.outcome) {
+    _lastFormatted = { outcome, text: _renderOutcome(outcome) };
+  }
+  return _lastFormatted.text;
+}
+
+let _lastFormatted: { readonly outcome?: ReloadOutcome; readonly text: string } = { text: "" };
+
+function _renderOutcome(outcome: ReloadOutcome): string {
   switch (outcome.kind) {
     case "loaded":
       return formatLoaded(outcome.certificate, outcome.at);
