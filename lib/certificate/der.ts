@@ -38,6 +38,7 @@ export function contextTag(n: number, constructed: boolean): number {
 
 /** Malformed DER: what was expected and not found. Caught where the bytes are parsed. */
 export class DerError extends Error {
+  /** Always `DerError`. */
   override name = "DerError";
 }
 
