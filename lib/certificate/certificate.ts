@@ -200,14 +200,14 @@ export async function loadCertificate(
   options: LoadOptions = {},
 ): Promise<Result<Certificate, CertificateError>> {
   const maxBytes = options.maxBytes ?? MAX_FILE_BYTES;
-  const certFile = await readBoundedFile(paths.cert, "certificate", maxBytes);
+  // Both files at once: each read waits once on Deno's blocking pool (its open).
+  const [certFile, keyFile] = await Promise.all([
+    readBoundedFile(paths.cert, "certificate", maxBytes),
+    paths.key === undefined ? undefined : readBoundedFile(paths.key, "key", maxBytes),
+  ]);
   if (!certFile.ok) return certFile;
-  let keyBytes: Uint8Array | undefined;
-  if (paths.key !== undefined) {
-    const read = await readBoundedFile(paths.key, "key", maxBytes);
-    if (!read.ok) return read;
-    keyBytes = read.value;
-  }
+  if (keyFile !== undefined && !keyFile.ok) return keyFile;
+  const keyBytes = keyFile?.value;
   const now = options.now ?? new Date();
   const input = { certPath: paths.cert, certBytes: certFile.value, keyPath: paths.key, keyBytes };
   // Bytes parsed before need no parsing again (rotations often go back and forth between a few
@@ -319,7 +319,7 @@ export async function parseCertificate(
   }
   const chain: X509Certificate[] = [];
   for (const [index, block] of certBlocks.entries()) {
-    const parsed = await _parsedX509(block.der);
+    const parsed = index === 0 ? await _parsedLeaf(block.der) : await parseX509(block.der);
     if (!parsed.ok) {
       return err({ kind: "invalid_certificate", path, position: index + 1, reason: parsed.error });
     }
@@ -391,10 +391,11 @@ function _pemBlocks(
 }
 
 /**
- * Parses a certificate and imports its public key when WebCrypto knows its algorithm, so that a
- * damaged one (an EC point off its curve, a bad date) fails here, at its position.
+ * Parses the leaf and imports its public key when WebCrypto knows its algorithm, so that a damaged
+ * one (an EC point off its curve) fails here. An issuer's key is imported when it verifies the
+ * signature below it, and one that cannot be breaks the chain there.
  */
-async function _parsedX509(der: Uint8Array<ArrayBuffer>): Promise<Result<X509Certificate, string>> {
+async function _parsedLeaf(der: Uint8Array<ArrayBuffer>): Promise<Result<X509Certificate, string>> {
   const parsed = await parseX509(der);
   if (!parsed.ok) return parsed;
   const { algorithm } = parsed.value.publicKey;
