@@ -136,7 +136,7 @@ export function integerMagnitude(element: DerElement): Bytes {
 
 /** The date of a UTCTime or GeneralizedTime, which DER requires in UTC (`Z`). */
 export function decodeTime(element: DerElement): Date {
-  const text = _latin1(element.contents);
+  const text = latin1(element.contents);
   const match = element.tag === TAG.UTC_TIME
     ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
     : element.tag === TAG.GENERALIZED_TIME
@@ -163,7 +163,8 @@ export function decodeTime(element: DerElement): Date {
 }
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
-const UTF16BE = new TextDecoder("utf-16be", { fatal: true });
+/** Made on first use: BMPStrings are rare, and every decoder touches memory at its first use. */
+let utf16be: TextDecoder | undefined;
 
 /** The text of a directory string (UTF8, Printable, IA5, T61, BMP, Universal, Visible). */
 export function decodeString(element: DerElement): string {
@@ -172,14 +173,15 @@ export function decodeString(element: DerElement): string {
       case TAG.UTF8_STRING:
         return UTF8.decode(element.contents);
       case TAG.BMP_STRING:
-        return UTF16BE.decode(element.contents);
+        utf16be ??= new TextDecoder("utf-16be", { fatal: true });
+        return utf16be.decode(element.contents);
       case TAG.UNIVERSAL_STRING:
         return _utf32be(element.contents);
       case TAG.PRINTABLE_STRING:
       case TAG.IA5_STRING:
       case TAG.VISIBLE_STRING:
       case TAG.T61_STRING:
-        return _latin1(element.contents);
+        return latin1(element.contents);
     }
   } catch {
     throw new DerError("a string that is not valid in its encoding");
@@ -226,7 +228,8 @@ function _lengthOctets(length: number): number[] {
   return [0x80 | octets.length, ...octets];
 }
 
-function _latin1(bytes: Bytes): string {
+/** Bytes as ISO 8859-1 text, one character per byte (what IA5 and Printable strings hold). */
+export function latin1(bytes: Uint8Array): string {
   let text = "";
   for (const byte of bytes) text += String.fromCharCode(byte);
   return text;

@@ -60,8 +60,8 @@ function _decodeBody(
   const base64 = lines.filter((line) => !line.includes(":")).join("");
   if (!BASE64_BODY.test(base64) || base64.length % 4 !== 0) return undefined;
   try {
-    const binary = atob(base64);
-    const der = Uint8Array.from(binary, (char) => char.charCodeAt(0));
+    // Straight to bytes (atob would make a binary string first, then a copy).
+    const der = Uint8Array.fromBase64(base64);
     return { base64, der, hasHeaders };
   } catch {
     return undefined;

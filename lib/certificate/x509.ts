@@ -19,6 +19,7 @@ import {
   DerError,
   expectTag,
   integerMagnitude,
+  latin1,
   readWhole,
   TAG,
   toHex,
@@ -204,10 +205,8 @@ function _altNames(extensionsField: DerElement): string[] {
   return [];
 }
 
-const LATIN1 = new TextDecoder("latin1");
-
 function _generalName(name: DerElement): string {
-  const text = () => LATIN1.decode(name.contents);
+  const text = () => latin1(name.contents);
   switch (name.tag) {
     case contextTag(1, false):
       return `email:${text()}`;
