@@ -2,8 +2,10 @@
  * A seeded, reproducible fuzz test of the loader: thousands of random and
  * mutated inputs (flipped bytes, cuts at random offsets, duplicated and
  * reordered blocks, CRLF line ends, huge headers, random bytes), each through
- * the pure parser and a share of them through files. Every input must give a
- * `Result` that the formatter can word: no exception, no hang.
+ * the pure parser and a share of them through files; then damaged DER (flipped
+ * bytes, cuts, broken lengths, inserted noise) in valid PEM, for the X.509 and
+ * key readers. Every input must give a `Result` that the formatter can word: no
+ * exception, no hang.
  */
 
 import assert from "node:assert/strict";
@@ -100,4 +102,72 @@ Deno.test("the loader returns a worded Result for thousands of random and mutate
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
   }
   assert.ok(kinds.size >= 6, `the mutations reach many outcomes: ${JSON.stringify([...kinds])}`);
+});
+
+/** The DER inside each PEM block of a text. */
+function derBlocks(pem: string): { label: string; der: Uint8Array }[] {
+  return [...pem.matchAll(/-----BEGIN ([A-Z ]+)-----\n([\s\S]+?)-----END /g)].map((match) => ({
+    label: match[1] ?? "",
+    der: Uint8Array.from(atob((match[2] ?? "").replace(/\s/g, "")), (c) => c.charCodeAt(0)),
+  }));
+}
+
+function toPem(label: string, der: Uint8Array): string {
+  return `-----BEGIN ${label}-----\n${btoa(String.fromCharCode(...der))}\n-----END ${label}-----\n`;
+}
+
+Deno.test("the X.509 and key readers return a worded Result for thousands of damaged DER certificates and keys, never throwing", async () => {
+  const random = prng(SEED + 1);
+  const int = (below: number) => Math.floor(random() * below);
+  const { root, intermediate, leaf } = await mintChain();
+  const chain = derBlocks(leaf.certificatePem + intermediate.certificatePem + root.certificatePem);
+  const [key] = derBlocks(leaf.keyPem);
+  const damage: ((der: Uint8Array) => Uint8Array)[] = [
+    (der) => {
+      const bytes = der.slice();
+      for (let n = 1 + int(4); n > 0; n--) {
+        const at = int(bytes.length);
+        bytes[at] = (bytes[at] ?? 0) ^ (1 << int(8));
+      }
+      return bytes;
+    },
+    (der) => der.slice(0, int(der.length)),
+    (der) => {
+      const bytes = der.slice();
+      const at = int(bytes.length - 1);
+      bytes[at + 1] = [0x80, 0x84, 0xff, 0x00, 0x81][int(5)] as number; // a length octet
+      return bytes;
+    },
+    (der) => {
+      const at = int(der.length);
+      const noise = Uint8Array.from({ length: 1 + int(16) }, () => int(256));
+      return Uint8Array.from([...der.subarray(0, at), ...noise, ...der.subarray(at)]);
+    },
+  ];
+  const kinds = new Map<string, number>();
+  for (let n = 0; n < 3_000; n++) {
+    const target = int(chain.length + 1); // one certificate of the chain, or the key
+    const mutate = damage[int(damage.length)] as (der: Uint8Array) => Uint8Array;
+    const certs = chain.map((block, i) =>
+      toPem(block.label, i === target ? mutate(block.der) : block.der)
+    );
+    const keyDer = target === chain.length ? mutate(key?.der ?? new Uint8Array()) : key?.der;
+    let result;
+    try {
+      result = await parseCertificate({
+        certPath: "cert.pem",
+        certBytes: encoder.encode(certs.join("")),
+        keyPath: "key.pem",
+        keyBytes: encoder.encode(toPem("PRIVATE KEY", keyDer ?? new Uint8Array())),
+      }, new Date());
+    } catch (error) {
+      assert.fail(`case ${n} (seed ${SEED + 1}) threw: ${error}`);
+    }
+    const kind = result.ok ? "ok" : result.error.kind;
+    if (!result.ok) assert.ok(describeError(result.error).length > 0, `case ${n}`);
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  for (const kind of ["invalid_certificate", "chain_broken", "key_invalid"]) {
+    assert.ok(kinds.has(kind), `the damage reaches ${kind}: ${JSON.stringify([...kinds])}`);
+  }
 });
