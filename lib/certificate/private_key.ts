@@ -27,6 +27,7 @@ import {
   importPublicKey,
   type KeyAlgorithm,
   keyAlgorithm,
+  OID,
   type PublicKeyInfo,
 } from "./x509.ts";
 import { err, ok, type Result } from "../result.ts";
@@ -35,9 +36,6 @@ import { err, ok, type Result } from "../result.ts";
 export type KeyProblem =
   | { readonly kind: "invalid"; readonly reason: string }
   | { readonly kind: "mismatch" };
-
-const RSA_OID = "1.2.840.113549.1.1.1";
-const EC_OID = "1.2.840.10045.2.1";
 
 /** The public fields of a JSON Web Key that identify it: RSA `n`, `e`; EC `crv`, `x`, `y`; OKP `x`. */
 const PUBLIC_FIELDS = ["kty", "crv", "n", "e", "x", "y"] as const;
@@ -107,7 +105,7 @@ function _asPkcs8(
         ? publicKey.algorithm?.name === "ECDSA" ? publicKey.algorithm.namedCurve : undefined
         : CURVES[decodeOid(expectTag(childrenOf(named)[0], TAG.OID))];
       if (curve === undefined) return ok({ der: block.der, algorithm: undefined });
-      const identifier = _sequence(encodeOid(EC_OID), encodeOid(CURVE_OIDS[curve]));
+      const identifier = _sequence(encodeOid(OID.EC), encodeOid(CURVE_OIDS[curve]));
       return ok({
         der: _wrap(identifier, block.der),
         algorithm: { name: "ECDSA", namedCurve: curve },
@@ -115,7 +113,7 @@ function _asPkcs8(
     }
     case "RSA PRIVATE KEY": {
       readWhole(block.der, TAG.SEQUENCE);
-      const identifier = _sequence(encodeOid(RSA_OID), encodeElement(TAG.NULL));
+      const identifier = _sequence(encodeOid(OID.RSA), encodeElement(TAG.NULL));
       return ok({ der: _wrap(identifier, block.der), algorithm: { name: "RSA" } });
     }
   }

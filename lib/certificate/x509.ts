@@ -72,7 +72,8 @@ export interface X509Certificate {
   readonly signature: Bytes;
 }
 
-const OID = {
+/** The object identifiers the X.509 and key readers look for. */
+export const OID = {
   SUBJECT_ALT_NAME: "2.5.29.17",
   RSA: "1.2.840.113549.1.1.1",
   RSA_PSS: "1.2.840.113549.1.1.10",
@@ -152,7 +153,9 @@ function _fields(der: Bytes): Omit<X509Certificate, "fingerprint256"> {
   const tbs = expectTag(tbsElement, TAG.SEQUENCE);
   const parts = childrenOf(tbs);
   if (parts[0]?.tag === contextTag(0, true)) parts.shift(); // the version; v1 leaves it out
-  const [serial, _algorithm, issuer, validity, subject, spki, ...optional] = parts;
+  const [serial, _algorithm, issuerElement, validity, subjectElement, spki, ...optional] = parts;
+  const issuer = expectTag(issuerElement, TAG.SEQUENCE);
+  const subject = expectTag(subjectElement, TAG.SEQUENCE);
   const [notBefore, notAfter] = childrenOf(expectTag(validity, TAG.SEQUENCE));
   const signature = expectTag(signatureValue, TAG.BIT_STRING).contents;
   if (signature[0] !== 0) throw new DerError("a signature with unused bits");
@@ -161,10 +164,10 @@ function _fields(der: Bytes): Omit<X509Certificate, "fingerprint256"> {
     der,
     tbs: tbs.encoded,
     serialNumber: toHex(integerMagnitude(expectTag(serial, TAG.INTEGER))),
-    subject: _name(expectTag(subject, TAG.SEQUENCE)),
-    issuer: _name(expectTag(issuer, TAG.SEQUENCE)),
-    subjectName: expectTag(subject, TAG.SEQUENCE).encoded,
-    issuerName: expectTag(issuer, TAG.SEQUENCE).encoded,
+    subject: _name(subject),
+    issuer: _name(issuer),
+    subjectName: subject.encoded,
+    issuerName: issuer.encoded,
     notBefore: decodeTime(notBefore ?? _missing("notBefore")),
     notAfter: decodeTime(notAfter ?? _missing("notAfter")),
     subjectAltNames: extensions === undefined ? [] : _altNames(extensions),
