@@ -98,3 +98,37 @@ export function wrkParse(output: string): Measurement {
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
   return { rps, requests, failed: socket + non2xx, protocol: "http/1.1" };
 }
+
+/** How often readiness is polled, in ms: often, since start-to-ready is timed with it. */
+const READY_POLL_MS = 2;
+/** How long a server may take to answer before the benchmark gives up on it. */
+const READY_TIMEOUT_MS = 30_000;
+
+/** Waits until every URL answers 200; throws when the server exits first or is not ready in time, so the benchmark always stops. */
+export async function untilAnswering(
+  child: Deno.ChildProcess,
+  urls: readonly string[],
+): Promise<void> {
+  let exited: Deno.CommandStatus | undefined;
+  void child.status.then((status) => exited = status);
+  const deadline = performance.now() + READY_TIMEOUT_MS;
+  for (const url of urls) {
+    while (true) {
+      if (exited !== undefined) {
+        throw new Error(`the server exited (code ${exited.code}) before ${url} answered`);
+      }
+      if (performance.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`${url} did not answer within ${READY_TIMEOUT_MS} ms`);
+      }
+      try {
+        const response = await fetch(url);
+        await response.arrayBuffer();
+        if (response.status === 200) break;
+      } catch {
+        // Not listening yet.
+      }
+      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+    }
+  }
+}

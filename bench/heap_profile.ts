@@ -23,11 +23,11 @@ import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
 import { permissionFlags } from "../lib/cli/permissions.ts";
 import { freePort, mintCertificate, mintChain, TempDir } from "../tests/_fixtures.ts";
 import { serverFlags } from "../tests/_server.ts";
+import { untilAnswering } from "./_measure.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Bytes between two samples: small enough to see sites of a few bytes per reload. */
 const SAMPLING_INTERVAL = 512;
-const READY_TIMEOUT_MS = 30_000;
 
 /** One node of the inspector's sampled allocation tree. */
 interface ProfileNode {
@@ -93,24 +93,6 @@ function bySite(root: ProfileNode, depth: number): Map<string, number> {
   return sites;
 }
 
-async function untilAnswering(url: string, child: Deno.ChildProcess): Promise<void> {
-  let exited = false;
-  void child.status.then(() => exited = true);
-  const deadline = performance.now() + READY_TIMEOUT_MS;
-  while (true) {
-    if (exited) throw new Error("the server exited before answering");
-    if (performance.now() > deadline) throw new Error(`no answer from ${url} in 30 s`);
-    try {
-      const response = await fetch(url);
-      await response.body?.cancel();
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => AbortSignal.timeout(20).addEventListener("abort", resolve));
-  }
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -147,7 +129,7 @@ async function main(): Promise<void> {
     stderr: "null",
   }).spawn();
   try {
-    await untilAnswering(`http://127.0.0.1:${options.controlPort}/healthz`, child);
+    await untilAnswering(child, [`http://127.0.0.1:${options.controlPort}/healthz`]);
     using inspector = await Inspector.connect(inspectPort);
     await inspector.send("HeapProfiler.enable");
     await inspector.send("HeapProfiler.startSampling", {

@@ -33,6 +33,7 @@ import {
   pin,
   rssMiB,
   run,
+  untilAnswering,
   wrkParse,
 } from "./_measure.ts";
 
@@ -45,9 +46,6 @@ const START_RUNS = 5;
  * 2-2.5 ms over the first 1,000, 0.5-0.8 ms over each later 1,000 in one measured run).
  */
 const WARM_UP_RELOADS = 1000;
-const READY_POLL_MS = 2;
-/** How long a server may take to answer before the benchmark gives up on it. */
-const READY_TIMEOUT_MS = 30_000;
 
 /** A server under test: its pid, its port, and how to stop it. */
 interface Running {
@@ -116,32 +114,6 @@ function spawnOurs(dir: TempDir): { child: Deno.ChildProcess; port: number; cont
 /** The URLs that answer once signal-server is ready. */
 function readyUrls(port: number, controlPort: number): string[] {
   return [`http://127.0.0.1:${port}/hello`, `http://127.0.0.1:${controlPort}/healthz`];
-}
-
-/** Waits until every URL answers 200; throws when the server exits first or is not ready in time, so the benchmark always stops. */
-async function untilAnswering(child: Deno.ChildProcess, urls: readonly string[]): Promise<void> {
-  let exited: Deno.CommandStatus | undefined;
-  void child.status.then((status) => exited = status);
-  const deadline = performance.now() + READY_TIMEOUT_MS;
-  for (const url of urls) {
-    while (true) {
-      if (exited !== undefined) {
-        throw new Error(`the server exited (code ${exited.code}) before ${url} answered`);
-      }
-      if (performance.now() > deadline) {
-        child.kill("SIGKILL");
-        throw new Error(`${url} did not answer within ${READY_TIMEOUT_MS} ms`);
-      }
-      try {
-        const response = await fetch(url);
-        await response.arrayBuffer();
-        if (response.status === 200) break;
-      } catch {
-        // Not listening yet.
-      }
-      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
-    }
-  }
 }
 
 /** Starts signal-server as `deno task start` does, on a certificate in `dir`. */
