@@ -15,6 +15,7 @@ import {
   parseCertificate,
 } from "../lib/certificate/certificate.ts";
 import { describeError } from "../lib/format.ts";
+import { encodePem, parsePemBlocks, type PemBlock } from "../lib/certificate/pem.ts";
 import { mintCertificate, mintChain, TempDir } from "./_fixtures.ts";
 
 const SEED = 0x5eed_2026;
@@ -104,24 +105,23 @@ Deno.test("the loader returns a worded Result for thousands of random and mutate
   assert.ok(kinds.size >= 6, `the mutations reach many outcomes: ${JSON.stringify([...kinds])}`);
 });
 
-/** The DER inside each PEM block of a text. */
-function derBlocks(pem: string): { label: string; der: Uint8Array }[] {
-  return [...pem.matchAll(/-----BEGIN ([A-Z ]+)-----\n([\s\S]+?)-----END /g)].map((match) => ({
-    label: match[1] ?? "",
-    der: Uint8Array.from(atob((match[2] ?? "").replace(/\s/g, "")), (c) => c.charCodeAt(0)),
-  }));
+/** The blocks of a PEM text, which must parse. */
+function pemBlocks(pem: string): PemBlock[] {
+  const blocks = parsePemBlocks(pem);
+  if (!blocks.ok) throw new Error(`not PEM: ${blocks.error.kind}`);
+  return blocks.value;
 }
 
 function toPem(label: string, der: Uint8Array): string {
-  return `-----BEGIN ${label}-----\n${btoa(String.fromCharCode(...der))}\n-----END ${label}-----\n`;
+  return encodePem(label, der.toBase64());
 }
 
 Deno.test("the X.509 and key readers return a worded Result for thousands of damaged DER certificates and keys, never throwing", async () => {
   const random = prng(SEED + 1);
   const int = (below: number) => Math.floor(random() * below);
   const { root, intermediate, leaf } = await mintChain();
-  const chain = derBlocks(leaf.certificatePem + intermediate.certificatePem + root.certificatePem);
-  const [key] = derBlocks(leaf.keyPem);
+  const chain = pemBlocks(leaf.certificatePem + intermediate.certificatePem + root.certificatePem);
+  const [key] = pemBlocks(leaf.keyPem);
   const damage: ((der: Uint8Array) => Uint8Array)[] = [
     (der) => {
       const bytes = der.slice();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { loadCertificate } from "../lib/certificate/certificate.ts";
+import { encodePem, parsePemBlocks } from "../lib/certificate/pem.ts";
 import { TempDir } from "./_fixtures.ts";
 
 /** Runs openssl in `dir`; throws with its stderr when it fails. */
@@ -176,16 +177,11 @@ Deno.test("a key of another type or another key of the same curve is a key_misma
     });
     assert.equal(!loaded.ok && loaded.error.kind, "key_mismatch", `${cert}.pem with ${key}.key`);
   }
-  const der = await Deno.readFile(tmp.path("leaf.pem")).then((pem) =>
-    Uint8Array.from(
-      atob(new TextDecoder().decode(pem).replace(/-----[^-]+-----|\s/g, "")),
-      (c) => c.charCodeAt(0),
-    )
-  );
+  const leafPem = parsePemBlocks(await Deno.readTextFile(tmp.path("leaf.pem")));
+  assert.ok(leafPem.ok);
+  const der = leafPem.value[0]?.der.slice() ?? new Uint8Array();
   der[der.length - 5] = (der[der.length - 5] as number) ^ 0x01; // inside the signature's last bytes
-  const tampered = `-----BEGIN CERTIFICATE-----\n${
-    btoa(String.fromCharCode(...der))
-  }\n-----END CERTIFICATE-----\n`;
+  const tampered = encodePem("CERTIFICATE", der.toBase64());
   const inter = await Deno.readTextFile(tmp.path("inter.pem"));
   const broken = await loadCertificate({ cert: await tmp.write("tampered.pem", tampered + inter) });
   assert.deepEqual(broken.ok ? "loaded" : broken.error, {
