@@ -25,6 +25,7 @@ import { freePort, mintCertificate, type MintedCertificate, TempDir } from "../t
 import { postReload, ServerProcess } from "../tests/_server.ts";
 import { readMigration, withMigration } from "../tests/_sysctl.ts";
 import type { TlsFrontName } from "../lib/tls/tls_front.ts";
+import { NO_CONFIG } from "../lib/cli/permissions.ts";
 import {
   available,
   CLIENT_CPU,
@@ -138,6 +139,7 @@ async function _startBaseline(
     args: [
       "run",
       "--no-prompt",
+      NO_CONFIG,
       ...flags,
       `--allow-read=${cert},${key}`,
       `--allow-net=127.0.0.1:${port}`,

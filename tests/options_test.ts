@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DEFAULT_OPTIONS, hostPort, type Options, parseOptions } from "../lib/cli/options.ts";
-import { permissionFlags, V8_FLAGS } from "../lib/cli/permissions.ts";
+import { NO_CONFIG, permissionFlags, V8_FLAGS } from "../lib/cli/permissions.ts";
 
 function parsed(args: string[]): Options {
   const result = parseOptions(args);
@@ -117,6 +117,7 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
     permissionFlags({ ...DEFAULT_OPTIONS, key: "key.pem", controlHostname: "::1" }),
     [
       "--no-prompt",
+      NO_CONFIG,
       V8_FLAGS,
       "--allow-read=cert.pem,key.pem",
       "--allow-net=127.0.0.1:8080,[::1]:3000",
@@ -128,6 +129,7 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
     permissionFlags({ ...DEFAULT_OPTIONS, key: "key.pem", tlsFront: "node" }),
     [
       "--no-prompt",
+      NO_CONFIG,
       "--allow-read=cert.pem,key.pem",
       "--allow-net=127.0.0.1:8080,127.0.0.1:3000",
     ],
@@ -142,6 +144,7 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
     }),
     [
       "--no-prompt",
+      NO_CONFIG,
       V8_FLAGS,
       "--allow-read=cert.pem,token,/run/s/control.sock",
       "--allow-write=/run/s/control.sock",
@@ -153,6 +156,7 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
     permissionFlags({ ...DEFAULT_OPTIONS, pidFile: "/run/s/pid" }),
     [
       "--no-prompt",
+      NO_CONFIG,
       V8_FLAGS,
       "--allow-read=cert.pem,/run/s/pid",
       "--allow-write=/run/s/pid",
@@ -171,6 +175,25 @@ Deno.test("deno task start grants exactly the permission flags of the default op
     `deno.json start task drifted from permissionFlags(DEFAULT_OPTIONS): ${command}`,
   );
   assert.doesNotMatch(command, /--allow-all|\s-A\b|--allow-(write|run|env|sys|ffi)/);
+});
+
+Deno.test("the server's and the example's module graphs are local files and node: built-ins only, so --no-config loses nothing", async () => {
+  for (const entry of ["main.ts", "examples/json_api.ts"]) {
+    const info = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", NO_CONFIG, entry],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.ok(info.success, `deno info ${entry}`);
+    const graph: { modules: { specifier: string }[] } = JSON.parse(
+      new TextDecoder().decode(info.stdout),
+    );
+    const foreign = graph.modules.map((module) => module.specifier)
+      .filter((specifier) => !/^(file|node):/.test(specifier));
+    assert.deepEqual(foreign, [], `${entry} would need deno.json's imports or lockfile`);
+    assert.ok(graph.modules.length > 20, `${entry}: the whole graph was listed`);
+  }
 });
 
 Deno.test("deno task start:tls grants read of exactly cert.pem and key.pem", async () => {
