@@ -4,7 +4,8 @@
  * wrk to CPU 1, alternating rounds), the reload round trip over a keep-alive
  * client (p50/p99; a fresh server's first 1,000 reloads apart, while V8 still compiles), RSS
  * after 300, 10,300 and 20,300 reloads against the bare
- * server after as many requests, RSS when ready, and start-to-answering time.
+ * server after as many requests, RSS when ready (and that of bench/floor_server.ts, the least a
+ * checking reloadable server does at startup), and start-to-answering time.
  *
  * ```sh
  * deno task bench                       # this, then the HTTPS benchmark, then deno bench
@@ -81,6 +82,38 @@ async function startBare(): Promise<Running> {
   const child = spawnBare(port);
   await untilAnswering(child, [`http://127.0.0.1:${port}/hello`]);
   await pin(child.pid);
+  return {
+    pid: child.pid,
+    port,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+/**
+ * Starts bench/floor_server.ts (the least any certificate-checking, reloadable server does at
+ * startup, in one module) on `cert` and waits until both of its servers answer.
+ */
+async function startFloor(cert: string): Promise<Running> {
+  const [port, controlPort] = [freePort(), freePort()];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      NO_CONFIG,
+      `--allow-read=${cert}`,
+      `--allow-net=127.0.0.1:${port},127.0.0.1:${controlPort}`,
+      new URL("./floor_server.ts", import.meta.url).pathname,
+      cert,
+      String(port),
+      String(controlPort),
+    ],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  await untilAnswering(child, readyUrls(port, controlPort));
   return {
     pid: child.pid,
     port,
@@ -325,6 +358,9 @@ async function main(): Promise<void> {
     bareRss.push(await rssMiB(bare.pid));
   }
   await bare.stop();
+  const floor = await startFloor(dir.path("cert.pem"));
+  const floorReady = await rssMiB(floor.pid);
+  await floor.stop();
 
   await Deno.writeTextFile(dir.path("cert.pem"), one[0]?.certificatePem ?? "");
   const oursStart = await startToReady(() => {
@@ -378,6 +414,13 @@ async function main(): Promise<void> {
       `${mib(oursReady)} / ${mib(bareReady)}`,
       `${(oursReady / bareReady).toFixed(2)}×`,
       "≤ 1.2×",
+    ],
+    [
+      "RSS when ready, the floor: one module doing only the startup work of any checking reloadable " +
+      "server (bench/floor_server.ts) / bare",
+      `${mib(floorReady)} / ${mib(bareReady)}`,
+      `${(floorReady / bareReady).toFixed(2)}×`,
+      "–",
     ],
     ...RSS_CHECKPOINTS.map((checkpoint, i) => [
       `RSS after ${checkpoint.toLocaleString("en")} reloads (ours) / requests (bare)`,

@@ -196,6 +196,18 @@ Deno.test("the server's and the example's module graphs are local files and node
   }
 });
 
+Deno.test("the systemd unit and the Kubernetes deployment run the server with deno task start's --no-config and V8 flags", async () => {
+  const root = new URL("..", import.meta.url);
+  const unit = await Deno.readTextFile(new URL("docs/systemd/signal-server.service", root));
+  const execStart = unit.split("\n").find((line) => line.startsWith("ExecStart="));
+  assert.ok(execStart !== undefined, "the unit has an ExecStart= line");
+  const deployment = await Deno.readTextFile(new URL("docs/kubernetes/deployment.yaml", root));
+  for (const flag of [NO_CONFIG, V8_FLAGS]) {
+    assert.ok(execStart.split(" ").includes(flag), `ExecStart= lacks ${flag}`);
+    assert.ok(deployment.includes(`- ${flag}\n`), `the deployment's args lack ${flag}`);
+  }
+});
+
 Deno.test("deno task start:tls grants read of exactly cert.pem and key.pem", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   const command: string = config.tasks["start:tls"].command;
