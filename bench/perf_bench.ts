@@ -59,7 +59,7 @@ interface Running {
 /**
  * Spawns the bare baseline, `Deno.serve((_request) => new Response("Hello, world!"))`, on a port.
  * Like signal-server (and like a one-file server in a directory of its own) it reads no
- * `deno.json`: this project's config, with its npm imports for the tests, would add ~2.5 MiB.
+ * `deno.json`: this project's config, with its npm imports for the tests, would add ~2 MiB.
  */
 function spawnBare(port: number): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
@@ -416,8 +416,7 @@ async function main(): Promise<void> {
       "≤ 1.2×",
     ],
     [
-      "RSS when ready, the floor: one module doing only the startup work of any checking reloadable " +
-      "server (bench/floor_server.ts) / bare",
+      "RSS when ready, the floor (bench/floor_server.ts) / bare",
       `${mib(floorReady)} / ${mib(bareReady)}`,
       `${(floorReady / bareReady).toFixed(2)}×`,
       "–",
