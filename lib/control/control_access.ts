@@ -76,9 +76,12 @@ export async function refuseLargeBody(request: Request): Promise<Response | unde
       `Payload too large: the control server takes at most ${MAX_CONTROL_BODY_BYTES} bytes`,
     );
   const length = request.headers.get("content-length");
-  // Content-Length: 0 (what fetch, `deno task reload` and most clients send) has no body to read.
-  // Deno gives every POST a body stream all the same; made and read, it outlives the request and
-  // ends up as ~1.4 KB of garbage per request in V8's old generation (a reload storm's main one).
+  // Content-Length: 0 (what fetch and `deno task reload` send) has no body to read. Deno gives
+  // every POST a body stream all the same; made and read, it outlives the request and ends up as
+  // ~1.4 KB of garbage per request in V8's old generation (a reload storm's main one). A POST with
+  // no length at all (`curl -X POST`) is still read: over HTTP/1.1 it has no body, but Deno.serve
+  // also takes HTTP/2 without TLS (prior knowledge), where a body needs no length, and the handler
+  // cannot tell the two apart.
   if (length === "0") return undefined;
   const declared = Number(length ?? 0);
   if (declared > MAX_CONTROL_BODY_BYTES) {
