@@ -2,10 +2,37 @@
  * What the benchmarks share: pinning processes to CPUs, reading a process's
  * CPU time and RSS from /proc (through `cat`: Deno reads /proc only under
  * --allow-all), running a load generator on the other CPU, medians, and
- * parsing wrk's output.
+ * parsing wrk's output; and how baseline servers are started.
  *
  * @module
  */
+
+import { NO_CONFIG } from "../lib/cli/permissions.ts";
+
+/**
+ * Spawns a baseline server script of `bench/` as `deno run --no-prompt --no-config <flags> <script>
+ * <args>`. Like signal-server (and like a one-file server in a directory of its own) a baseline
+ * reads no `deno.json`: this project's, with its npm imports for the tests, would add ~2 MiB.
+ */
+export function spawnBaseline(
+  script: string,
+  flags: readonly string[],
+  args: readonly string[],
+  stdout: "piped" | "null",
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      NO_CONFIG,
+      ...flags,
+      new URL(`./${script}`, import.meta.url).pathname,
+      ...args,
+    ],
+    stdout,
+    stderr: "inherit",
+  }).spawn();
+}
 
 /** The CPU servers run on. */
 export const SERVER_CPU = 0;

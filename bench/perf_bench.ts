@@ -22,7 +22,7 @@ import { parseArgs } from "node:util";
 import { freePort, mintCertificate, mintChain, TempDir } from "../tests/_fixtures.ts";
 import { serverFlags } from "../tests/_server.ts";
 import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
-import { NO_CONFIG, permissionFlags } from "../lib/cli/permissions.ts";
+import { permissionFlags } from "../lib/cli/permissions.ts";
 import {
   ALL_CPUS,
   available,
@@ -34,6 +34,7 @@ import {
   pin,
   rssMiB,
   run,
+  spawnBaseline,
   untilAnswering,
   wrkParse,
 } from "./_measure.ts";
@@ -56,24 +57,26 @@ interface Running {
   stop(): Promise<void>;
 }
 
-/**
- * Spawns the bare baseline, `Deno.serve((_request) => new Response("Hello, world!"))`, on a port.
- * Like signal-server (and like a one-file server in a directory of its own) it reads no
- * `deno.json`: this project's config, with its npm imports for the tests, would add ~2 MiB.
- */
+/** Spawns the bare baseline, `Deno.serve((_request) => new Response("Hello, world!"))`, on a port. */
 function spawnBare(port: number): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      NO_CONFIG,
-      `--allow-net=127.0.0.1:${port}`,
-      new URL("./bare_server.ts", import.meta.url).pathname,
-      String(port),
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  return spawnBaseline(
+    "bare_server.ts",
+    [`--allow-net=127.0.0.1:${port}`],
+    [String(port)],
+    "null",
+  );
+}
+
+/** A started server as the benchmark holds it: stopped with SIGTERM. */
+function running(child: Deno.ChildProcess, port: number): Running {
+  return {
+    pid: child.pid,
+    port,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
 }
 
 /** Starts the bare baseline and waits until it has answered `/hello`, as signal-server is ready once both of its servers have answered. */
@@ -82,14 +85,7 @@ async function startBare(): Promise<Running> {
   const child = spawnBare(port);
   await untilAnswering(child, [`http://127.0.0.1:${port}/hello`]);
   await pin(child.pid);
-  return {
-    pid: child.pid,
-    port,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
+  return running(child, port);
 }
 
 /**
@@ -98,30 +94,14 @@ async function startBare(): Promise<Running> {
  */
 async function startFloor(cert: string): Promise<Running> {
   const [port, controlPort] = [freePort(), freePort()];
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      NO_CONFIG,
-      `--allow-read=${cert}`,
-      `--allow-net=127.0.0.1:${port},127.0.0.1:${controlPort}`,
-      new URL("./floor_server.ts", import.meta.url).pathname,
-      cert,
-      String(port),
-      String(controlPort),
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  const child = spawnBaseline(
+    "floor_server.ts",
+    [`--allow-read=${cert}`, `--allow-net=127.0.0.1:${port},127.0.0.1:${controlPort}`],
+    [cert, String(port), String(controlPort)],
+    "null",
+  );
   await untilAnswering(child, readyUrls(port, controlPort));
-  return {
-    pid: child.pid,
-    port,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
+  return running(child, port);
 }
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -156,15 +136,7 @@ async function startOurs(dir: TempDir): Promise<Running & { controlPort: number 
   const { child, port, controlPort } = spawnOurs(dir);
   await untilAnswering(child, readyUrls(port, controlPort));
   await pin(child.pid);
-  return {
-    pid: child.pid,
-    port,
-    controlPort,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
+  return { ...running(child, port), controlPort };
 }
 
 /** `/hello` under wrk: CPU µs per request and req/s, for each server, in alternating rounds. */

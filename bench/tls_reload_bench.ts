@@ -25,7 +25,6 @@ import { freePort, mintCertificate, type MintedCertificate, TempDir } from "../t
 import { postReload, ServerProcess } from "../tests/_server.ts";
 import { readMigration, withMigration } from "../tests/_sysctl.ts";
 import type { TlsFrontName } from "../lib/tls/tls_front.ts";
-import { NO_CONFIG } from "../lib/cli/permissions.ts";
 import {
   available,
   CLIENT_CPU,
@@ -38,6 +37,7 @@ import {
   rssMiB,
   run,
   SERVER_CPU,
+  spawnBaseline,
   wrkParse,
 } from "./_measure.ts";
 
@@ -135,22 +135,12 @@ async function _startBaseline(
     await dir.write("static-key.pem", pair.keyPem),
   ];
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      NO_CONFIG,
-      ...flags,
-      `--allow-read=${cert},${key}`,
-      `--allow-net=127.0.0.1:${port}`,
-      new URL(`./${script}`, import.meta.url).pathname,
-      cert,
-      key,
-      String(port),
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const child = spawnBaseline(
+    script,
+    [...flags, `--allow-read=${cert},${key}`, `--allow-net=127.0.0.1:${port}`],
+    [cert, key, String(port)],
+    "piped",
+  );
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   await reader.read(); // its one "listening" line
   reader.releaseLock();
