@@ -11,14 +11,14 @@
  * @module
  */
 
-import { appHandler, HELLO_PATH } from "./lib/app_server.ts";
+import { appHandler, HELLO_PATH } from "./lib/serve/app_server.ts";
 import { RELOAD_PATH } from "./lib/control/control_server.ts";
-import { EXIT_CODE, START_ERROR_EXIT_CODE } from "./lib/format.ts";
-import { serverUrl } from "./lib/listen.ts";
-import { Log } from "./lib/log.ts";
+import { EXIT_CODE, START_ERROR_EXIT_CODE } from "./lib/reload/outcome_words.ts";
+import { serverUrl } from "./lib/serve/listen.ts";
+import { Log } from "./lib/cli/log.ts";
 import { parseOptions, USAGE } from "./lib/cli/options.ts";
 import { type PidFile, takePidFile } from "./lib/cli/pid_file.ts";
-import type { StartError } from "./lib/start_error.ts";
+import type { StartError } from "./lib/api/start_error.ts";
 import { readTokenFile } from "./lib/control/token.ts";
 import { formatStartError, serveWithReload } from "./mod.ts";
 

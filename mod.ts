@@ -26,41 +26,50 @@
 
 import { type Certificate, loadCertificate } from "./lib/certificate/certificate.ts";
 import { controlHandler } from "./lib/control/control_server.ts";
-import { listen, type ListenError, listenUnix } from "./lib/listen.ts";
+import { listen, type ListenError, listenUnix } from "./lib/serve/listen.ts";
 import { accessPolicy } from "./lib/control/control_access.ts";
-import { ReloadHistory } from "./lib/history.ts";
+import { ReloadHistory } from "./lib/reload/history.ts";
 import { ReloadMetrics } from "./lib/control/metrics.ts";
 import { statusView } from "./lib/control/status_view.ts";
-import { ExpiryWarner } from "./lib/expiry.ts";
-import { POLL_MS, watchFiles } from "./lib/watcher.ts";
+import { ExpiryWarner } from "./lib/reload/expiry.ts";
+import { POLL_MS, watchFiles } from "./lib/reload/watcher.ts";
 import {
   Reloader,
   type ReloadOutcome,
   type ReloadTrigger,
   startupOutcome,
-} from "./lib/reloader.ts";
-import { err, ok, type Result } from "./lib/result.ts";
-import { resolveServeOptions, type ServeWithReloadOptions } from "./lib/serve_options.ts";
-import { installSignalHandlers, type StopEvent } from "./lib/signals.ts";
-import type { StartError } from "./lib/start_error.ts";
+} from "./lib/reload/reloader.ts";
+import { err, ok, type Result } from "./lib/ground/result.ts";
+import { resolveServeOptions, type ServeWithReloadOptions } from "./lib/api/serve_options.ts";
+import { installSignalHandlers, type StopEvent } from "./lib/serve/signals.ts";
+import type { StartError } from "./lib/api/start_error.ts";
 import {
   type ConnectionMigration,
   listenNativeTls,
   nativeFrontUnavailable,
-} from "./lib/tls/native_front.ts";
-import { chooseTlsFront, type TlsFront } from "./lib/tls/tls_front.ts";
+} from "./lib/serve/tls/native_front.ts";
+import { chooseTlsFront, type TlsFront } from "./lib/serve/tls/tls_front.ts";
 
 export type { Certificate, CertificateError, FileRole } from "./lib/certificate/certificate.ts";
-export { describeError, formatNotice, formatOutcome, formatStartError } from "./lib/format.ts";
-export type { ListenError, ServerName } from "./lib/listen.ts";
-export type { ReloadOutcome, ReloadOutcomeKind, ReloadTrigger } from "./lib/reloader.ts";
-export type { Err, Ok, Result } from "./lib/result.ts";
-export type { ControlAddress, ServeWithReloadOptions } from "./lib/serve_options.ts";
-export type { ShutdownSignal, StopEvent } from "./lib/signals.ts";
-export type { Notice } from "./lib/notice.ts";
-export type { ConnectionMigration } from "./lib/tls/native_front.ts";
-export type { NativeFrontUnavailable, TlsFrontChoice, TlsFrontName } from "./lib/tls/tls_front.ts";
-export type { OptionError, StartError, StartErrorKind } from "./lib/start_error.ts";
+export {
+  describeError,
+  formatNotice,
+  formatOutcome,
+  formatStartError,
+} from "./lib/reload/outcome_words.ts";
+export type { ListenError, ServerName } from "./lib/serve/listen.ts";
+export type { ReloadOutcome, ReloadOutcomeKind, ReloadTrigger } from "./lib/reload/reloader.ts";
+export type { Err, Ok, Result } from "./lib/ground/result.ts";
+export type { ControlAddress, ServeWithReloadOptions } from "./lib/api/serve_options.ts";
+export type { ShutdownSignal, StopEvent } from "./lib/serve/signals.ts";
+export type { Notice } from "./lib/api/notice.ts";
+export type { ConnectionMigration } from "./lib/serve/tls/native_front.ts";
+export type {
+  NativeFrontUnavailable,
+  TlsFrontChoice,
+  TlsFrontName,
+} from "./lib/serve/tls/tls_front.ts";
+export type { OptionError, StartError, StartErrorKind } from "./lib/api/start_error.ts";
 
 /**
  * A running server: its addresses, the active certificate, and the ways to reload and stop it.
@@ -143,7 +152,7 @@ export async function serveWithReload(
     app = await listenNativeTls(appAddress, loaded.value, config.handler, onMigration);
   } else {
     // node:https and node:stream cost memory every process would carry: load them only here.
-    const { listenNodeTls } = await import("./lib/tls/node_front.ts");
+    const { listenNodeTls } = await import("./lib/serve/tls/node_front.ts");
     app = await listenNodeTls(appAddress, loaded.value, config.handler);
   }
   if (!app.ok) return err({ kind: "listen", error: app.error });

@@ -14,9 +14,9 @@
  * @module
  */
 
-import { appHandler } from "../lib/app_server.ts";
-import { handlerFailed } from "../lib/tls/tls_front.ts";
-import { NATIVE_PROTOCOLS, serveOnConnection } from "../lib/tls/native_front.ts";
+import { appHandler } from "../lib/serve/app_server.ts";
+import { handlerFailed } from "../lib/serve/tls/tls_front.ts";
+import { NATIVE_PROTOCOLS, serveOnConnection } from "../lib/serve/tls/native_front.ts";
 
 if (import.meta.main) {
   const [cert = "cert.pem", key = "key.pem", port = "8443"] = Deno.args;

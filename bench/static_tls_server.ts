@@ -9,7 +9,7 @@
  * @module
  */
 
-import { appHandler } from "../lib/app_server.ts";
+import { appHandler } from "../lib/serve/app_server.ts";
 
 if (import.meta.main) {
   const [cert = "cert.pem", key = "key.pem", port = "8443"] = Deno.args;

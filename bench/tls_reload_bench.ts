@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import { freePort, mintCertificate, type MintedCertificate, TempDir } from "../tests/_fixtures.ts";
 import { postReload, ServerProcess } from "../tests/_server.ts";
 import { readMigration, withMigration } from "../tests/_sysctl.ts";
-import type { TlsFrontName } from "../lib/tls/tls_front.ts";
+import type { TlsFrontName } from "../lib/serve/tls/tls_front.ts";
 import {
   available,
   CLIENT_CPU,

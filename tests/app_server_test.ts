@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { appHandler, pathOf } from "../lib/app_server.ts";
+import { appHandler, pathOf } from "../lib/serve/app_server.ts";
 
 Deno.test("GET /hello answers Hello, world! as plain text", async () => {
   const response = appHandler(new Request("http://127.0.0.1:8080/hello"));

@@ -6,7 +6,7 @@ import {
   MAX_FILE_BYTES,
   parseCertificate,
 } from "../lib/certificate/certificate.ts";
-import type { Result } from "../lib/result.ts";
+import type { Result } from "../lib/ground/result.ts";
 import {
   DAY_MS,
   fingerprintOf,

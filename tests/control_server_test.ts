@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { accessPolicy, MAX_CONTROL_BODY_BYTES } from "../lib/control/control_access.ts";
 import { controlHandler } from "../lib/control/control_server.ts";
-import { formatOutcome } from "../lib/format.ts";
-import { ReloadHistory } from "../lib/history.ts";
+import { formatOutcome } from "../lib/reload/outcome_words.ts";
+import { ReloadHistory } from "../lib/reload/history.ts";
 import { ReloadMetrics } from "../lib/control/metrics.ts";
-import type { ReloadOutcome } from "../lib/reloader.ts";
+import type { ReloadOutcome } from "../lib/reload/reloader.ts";
 import { statusView } from "../lib/control/status_view.ts";
 import { fakeCertificate } from "./_certificates.ts";
 

@@ -10,7 +10,7 @@ import {
   integerMagnitude,
   readElement,
   TAG,
-} from "../lib/certificate/der.ts";
+} from "../lib/ground/der.ts";
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 const text = (tag: number, value: string) => encodeElement(tag, new TextEncoder().encode(value));

@@ -7,7 +7,7 @@ import {
   formatOutcome,
   formatStartupFailure,
   OUTCOME_HTTP_STATUS,
-} from "../lib/format.ts";
+} from "../lib/reload/outcome_words.ts";
 import { fakeCertificate } from "./_certificates.ts";
 
 const AT = new Date("2026-11-27T12:00:00Z");

@@ -14,8 +14,8 @@ import {
   loadCertificate,
   parseCertificate,
 } from "../lib/certificate/certificate.ts";
-import { describeError } from "../lib/format.ts";
-import { encodePem, parsePemBlocks, type PemBlock } from "../lib/certificate/pem.ts";
+import { describeError } from "../lib/reload/outcome_words.ts";
+import { encodePem, parsePemBlocks, type PemBlock } from "../lib/ground/pem.ts";
 import { mintCertificate, mintChain, TempDir } from "./_fixtures.ts";
 
 const SEED = 0x5eed_2026;

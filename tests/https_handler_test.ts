@@ -11,7 +11,7 @@ import { fingerprintOf, mintCertificate, type MintedCertificate, TempDir } from 
 import { postReload, ServerProcess } from "./_server.ts";
 import { servedFingerprint } from "./_tls_clients.ts";
 import { STREAM_CHUNKS } from "./_echo_app.ts";
-import type { TlsFrontName } from "../lib/tls/tls_front.ts";
+import type { TlsFrontName } from "../lib/serve/tls/tls_front.ts";
 
 /** Each front with the protocols it offers; both pass every test here. */
 const FRONTS = { native: ["h2", "http/1.1"], node: ["http/1.1"] } as const;

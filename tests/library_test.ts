@@ -12,7 +12,7 @@ import {
   serveWithReload,
   type ServeWithReloadOptions,
 } from "../mod.ts";
-import { resolveServeOptions } from "../lib/serve_options.ts";
+import { resolveServeOptions } from "../lib/api/serve_options.ts";
 import { fingerprintOf, mintCertificate, TempDir } from "./_fixtures.ts";
 
 const hello = () => new Response("hi");

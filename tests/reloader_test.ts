@@ -4,8 +4,8 @@ import type {
   CertificateError,
   ChainCertificate,
 } from "../lib/certificate/certificate.ts";
-import { Reloader } from "../lib/reloader.ts";
-import { err, ok, type Result } from "../lib/result.ts";
+import { Reloader } from "../lib/reload/reloader.ts";
+import { err, ok, type Result } from "../lib/ground/result.ts";
 import { fakeCertificate } from "./_certificates.ts";
 
 type LoadResult = Result<Certificate, CertificateError>;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { every, sleep, within, withinAbout } from "../lib/timer.ts";
+import { every, sleep, within, withinAbout } from "../lib/ground/timer.ts";
 import { TempDir } from "./_fixtures.ts";
 
 Deno.test("sleep waits its time, and a cancelled sleep ends at once", async () => {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { DAY_MS, freePort, mintCertificate, type MintedCertificate, TempDir } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
 import { readMigration, withMigration } from "./_sysctl.ts";
-import type { TlsFrontName } from "../lib/tls/tls_front.ts";
+import type { TlsFrontName } from "../lib/serve/tls/tls_front.ts";
 import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
 import { permissionFlags } from "../lib/cli/permissions.ts";
 

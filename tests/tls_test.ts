@@ -13,7 +13,7 @@ import {
 } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
 import { curlWithCa, fetchWithCa, servedFingerprint } from "./_tls_clients.ts";
-import type { TlsFrontName } from "../lib/tls/tls_front.ts";
+import type { TlsFrontName } from "../lib/serve/tls/tls_front.ts";
 
 /** Both HTTPS fronts pass this whole file. */
 const FRONTS = ["native", "node"] as const;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { ExpiryWarner } from "../lib/expiry.ts";
-import type { Notice } from "../lib/notice.ts";
-import { fileState, watchFiles } from "../lib/watcher.ts";
+import { ExpiryWarner } from "../lib/reload/expiry.ts";
+import type { Notice } from "../lib/api/notice.ts";
+import { fileState, watchFiles } from "../lib/reload/watcher.ts";
 import { fakeCertificate } from "./_certificates.ts";
 import { TempDir } from "./_fixtures.ts";
 

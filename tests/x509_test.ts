@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadCertificate } from "../lib/certificate/certificate.ts";
-import { encodePem, parsePemBlocks } from "../lib/certificate/pem.ts";
+import { encodePem, parsePemBlocks } from "../lib/ground/pem.ts";
 import { TempDir } from "./_fixtures.ts";
 
 /** Runs openssl in `dir`; throws with its stderr when it fails. */

@@ -6,11 +6,11 @@
  * @module
  */
 
-import { parsePemBlocks, type PemBlock } from "./pem.ts";
+import { parsePemBlocks, type PemBlock } from "../ground/pem.ts";
 import { checkPrivateKey } from "./private_key.ts";
 import { importPublicKey, isIssuedBy, parseX509, type X509Certificate } from "./x509.ts";
-import { err, ok, type Result } from "../result.ts";
-import { withinAbout } from "../timer.ts";
+import { err, ok, type Result } from "../ground/result.ts";
+import { withinAbout } from "../ground/timer.ts";
 
 /** Largest certificate or key file the loader will read, in bytes. */
 export const MAX_FILE_BYTES = 1024 * 1024;

@@ -18,8 +18,8 @@ import {
   expectTag,
   readWhole,
   TAG,
-} from "./der.ts";
-import type { PemBlock } from "./pem.ts";
+} from "../ground/der.ts";
+import type { PemBlock } from "../ground/pem.ts";
 import {
   CURVE_OIDS,
   CURVES,
@@ -30,7 +30,7 @@ import {
   OID,
   type PublicKeyInfo,
 } from "./x509.ts";
-import { err, ok, type Result } from "../result.ts";
+import { err, ok, type Result } from "../ground/result.ts";
 
 /** Why a key cannot serve a certificate: unreadable, or the key of another certificate. */
 export type KeyProblem =

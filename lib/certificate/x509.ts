@@ -23,8 +23,8 @@ import {
   readWhole,
   TAG,
   toHex,
-} from "./der.ts";
-import { err, ok, type Result } from "../result.ts";
+} from "../ground/der.ts";
+import { err, ok, type Result } from "../ground/result.ts";
 
 /** A public key algorithm the loader can check: RSA, ECDSA on a named curve, or Ed25519. */
 export type KeyAlgorithm =

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { err, ok, type Result } from "../result.ts";
+import { err, ok, type Result } from "../ground/result.ts";
 
 /** One flag a command accepts: a string value, or a boolean switch. */
 export interface FlagSpec {

@@ -18,11 +18,11 @@
  */
 
 import { parseFlags } from "./args.ts";
-import { describeError, EXIT_CODE, OUTCOME_EXIT_CODE } from "../format.ts";
+import { describeError, EXIT_CODE, OUTCOME_EXIT_CODE } from "../reload/outcome_words.ts";
 import { hostPort } from "./options.ts";
-import type { ReloadOutcomeKind } from "../reloader.ts";
-import { err, ok, type Result } from "../result.ts";
-import { DEFAULT_ADDRESSES } from "../serve_options.ts";
+import type { ReloadOutcomeKind } from "../reload/reloader.ts";
+import { err, ok, type Result } from "../ground/result.ts";
+import { DEFAULT_ADDRESSES } from "../api/serve_options.ts";
 import { statusText, type StatusView } from "../control/status_view.ts";
 import { readTokenFile } from "../control/token.ts";
 

@@ -12,7 +12,7 @@
 
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { encodePem } from "../certificate/pem.ts";
+import { encodePem } from "../ground/pem.ts";
 
 const MS_PER_DAY = 24 * 60 * 60 * 1000;
 const SERIAL_BYTES = 16;

@@ -5,12 +5,12 @@
  * @module
  */
 
-import { err, ok, type Result } from "../result.ts";
+import { err, ok, type Result } from "../ground/result.ts";
 import { parseFlags } from "./args.ts";
-import { DEFAULT_ADDRESSES, isLoopback, MAX_PORT } from "../serve_options.ts";
-import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "../tls/tls_front.ts";
-import { DEFAULT_WARN_DAYS } from "../expiry.ts";
-import { LOG_FORMATS, type LogFormat } from "../log.ts";
+import { DEFAULT_ADDRESSES, isLoopback, MAX_PORT } from "../api/serve_options.ts";
+import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "../serve/tls/tls_front.ts";
+import { DEFAULT_WARN_DAYS } from "../reload/expiry.ts";
+import { LOG_FORMATS, type LogFormat } from "./log.ts";
 
 /** Everything the server is configured with. */
 export interface Options {

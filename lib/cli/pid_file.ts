@@ -8,7 +8,7 @@
  * @module
  */
 
-import { err, ok, type Result } from "../result.ts";
+import { err, ok, type Result } from "../ground/result.ts";
 
 /** A pid file this process holds. */
 export interface PidFile {

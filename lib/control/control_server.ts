@@ -13,9 +13,9 @@
  */
 
 import type { Certificate } from "../certificate/certificate.ts";
-import { formatHealth, formatOutcome, OUTCOME_HTTP_STATUS } from "../format.ts";
+import { formatHealth, formatOutcome, OUTCOME_HTTP_STATUS } from "../reload/outcome_words.ts";
 import { type AccessPolicy, refusal, refuseLargeBody, refuseRequest } from "./control_access.ts";
-import type { ActiveSince, ReloadOutcome } from "../reloader.ts";
+import type { ActiveSince, ReloadOutcome } from "../reload/reloader.ts";
 import { reloadJson, statusJson, statusText, type StatusView } from "./status_view.ts";
 
 /** The path that triggers a reload. */

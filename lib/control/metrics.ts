@@ -10,8 +10,8 @@
  */
 
 import type { Certificate } from "../certificate/certificate.ts";
-import type { ReloadOutcome } from "../reloader.ts";
-import { DEFAULT_WARN_DAYS, expiresSoon } from "../expiry.ts";
+import type { ReloadOutcome } from "../reload/reloader.ts";
+import { DEFAULT_WARN_DAYS, expiresSoon } from "../reload/expiry.ts";
 
 const PREFIX = "signal_server_";
 const MS_PER_SECOND = 1000;

@@ -8,10 +8,10 @@
  */
 
 import type { Certificate, CertificateError } from "../certificate/certificate.ts";
-import { daysLeft, describeError, formatOutcome, formatTime } from "../format.ts";
-import type { ReloadAttempt } from "../history.ts";
-import type { ActiveSince, ReloadOutcome } from "../reloader.ts";
-import { expiresSoon } from "../expiry.ts";
+import { daysLeft, describeError, formatOutcome, formatTime } from "../reload/outcome_words.ts";
+import type { ReloadAttempt } from "../reload/history.ts";
+import type { ActiveSince, ReloadOutcome } from "../reload/reloader.ts";
+import { expiresSoon } from "../reload/expiry.ts";
 
 /** The active certificate as `/certs` shows it: the loader's fields, and what the server knows of it. */
 export interface CertificateStatus extends

@@ -7,7 +7,7 @@
  */
 
 import { type CertificateError, readBoundedFile } from "../certificate/certificate.ts";
-import { err, ok, type Result } from "../result.ts";
+import { err, ok, type Result } from "../ground/result.ts";
 
 /** The largest token file read, in bytes. */
 export const MAX_TOKEN_FILE_BYTES = 4096;

@@ -6,10 +6,10 @@
  * @module
  */
 
-import type { Certificate } from "./certificate/certificate.ts";
-import { daysLeft } from "./format.ts";
-import type { Notice } from "./notice.ts";
-import { every } from "./timer.ts";
+import type { Certificate } from "../certificate/certificate.ts";
+import { daysLeft } from "./outcome_words.ts";
+import type { Notice } from "../api/notice.ts";
+import { every } from "../ground/timer.ts";
 
 /** Days before expiry from which the server warns, unless told otherwise. */
 export const DEFAULT_WARN_DAYS = 14;

@@ -7,9 +7,9 @@
  * @module
  */
 
-import type { Certificate } from "./certificate/certificate.ts";
-import type { ConnectionMigration } from "./tls/native_front.ts";
-import type { NativeFrontUnavailable, TlsFrontName } from "./tls/tls_front.ts";
+import type { Certificate } from "../certificate/certificate.ts";
+import type { ConnectionMigration } from "../serve/tls/native_front.ts";
+import type { NativeFrontUnavailable, TlsFrontName } from "../serve/tls/tls_front.ts";
 
 /**
  * Something the operator should know about how the server runs.

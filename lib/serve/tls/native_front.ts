@@ -16,10 +16,10 @@
  * @module
  */
 
-import type { Certificate } from "../certificate/certificate.ts";
+import type { Certificate } from "../../certificate/certificate.ts";
 import { type ListenAddress, type ListenError, listenError } from "../listen.ts";
-import { hostPort } from "../cli/options.ts";
-import { err, ok, type Result } from "../result.ts";
+import { hostPort } from "../../cli/options.ts";
+import { err, ok, type Result } from "../../ground/result.ts";
 import {
   handlerFailed,
   type NativeFrontUnavailable,
@@ -27,7 +27,7 @@ import {
   type TlsFront,
   tlsRejected,
 } from "./tls_front.ts";
-import { sleep, within } from "../timer.ts";
+import { sleep, within } from "../../ground/timer.ts";
 
 /** What `net.ipv4.tcp_migrate_req` was found to be, by watching the kernel rather than reading /proc. */
 export type ConnectionMigration = "on" | "off" | "unknown";

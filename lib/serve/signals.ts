@@ -6,7 +6,7 @@
  * @module
  */
 
-import { EXIT_CODE } from "./format.ts";
+import { EXIT_CODE } from "../reload/outcome_words.ts";
 
 /**
  * A signal that stops the server gracefully.

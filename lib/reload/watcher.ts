@@ -18,7 +18,7 @@
  * @module
  */
 
-import { sleep } from "./timer.ts";
+import { sleep } from "../ground/timer.ts";
 
 /** How often the files are checked without a file event, in milliseconds. */
 export const POLL_MS = 500;

@@ -7,12 +7,12 @@
  * @module
  */
 
-import type { Certificate, CertificateError, FileRole } from "./certificate/certificate.ts";
-import type { ListenError } from "./listen.ts";
-import type { ConnectionMigration } from "./tls/native_front.ts";
-import type { Notice } from "./notice.ts";
+import type { Certificate, CertificateError, FileRole } from "../certificate/certificate.ts";
+import type { ListenError } from "../serve/listen.ts";
+import type { ConnectionMigration } from "../serve/tls/native_front.ts";
+import type { Notice } from "../api/notice.ts";
 import type { ReloadOutcome, ReloadOutcomeKind } from "./reloader.ts";
-import type { StartError, StartErrorKind } from "./start_error.ts";
+import type { StartError, StartErrorKind } from "../api/start_error.ts";
 
 const MS_PER_DAY = 24 * 60 * 60 * 1000;
 const BYTES_PER_KIB = 1024;

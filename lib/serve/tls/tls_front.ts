@@ -1,17 +1,17 @@
 /**
  * What an HTTPS front is: a listener serving a handler whose certificate and
  * key can be replaced as one pair while it runs. Two fronts implement it:
- * the native one (`lib/tls/native_front.ts`: Deno's own HTTP, h2 and http/1.1,
- * a listener per certificate) and the `node:https` one (`lib/tls/node_front.ts`,
+ * the native one (`lib/serve/tls/native_front.ts`: Deno's own HTTP, h2 and http/1.1,
+ * a listener per certificate) and the `node:https` one (`lib/serve/tls/node_front.ts`,
  * the fallback). This module holds the interface, the choice between them,
  * and what both share.
  *
  * @module
  */
 
-import type { Certificate, CertificateError } from "../certificate/certificate.ts";
-import type { OptionError } from "../start_error.ts";
-import { err, ok, type Result } from "../result.ts";
+import type { Certificate, CertificateError } from "../../certificate/certificate.ts";
+import type { OptionError } from "../../api/start_error.ts";
+import { err, ok, type Result } from "../../ground/result.ts";
 
 /** The HTTPS fronts: Deno's native HTTP (h2 and http/1.1) or `node:https` (http/1.1). */
 export type TlsFrontName = "native" | "node";

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { hostPort } from "./cli/options.ts";
-import { err, ok, type Result } from "./result.ts";
+import { hostPort } from "../cli/options.ts";
+import { err, ok, type Result } from "../ground/result.ts";
 
 /**
  * Which of the two servers an address belongs to.

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { CertificateErrorKind } from "./certificate/certificate.ts";
-import { formatOutcome } from "./format.ts";
+import type { CertificateErrorKind } from "../certificate/certificate.ts";
+import { formatOutcome } from "./outcome_words.ts";
 import type { ReloadOutcome, ReloadOutcomeKind, ReloadTrigger } from "./reloader.ts";
 
 /** How many attempts the history keeps. */

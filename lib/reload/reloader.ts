@@ -10,8 +10,8 @@ import {
   type Certificate,
   type CertificateError,
   isSameCertificate,
-} from "./certificate/certificate.ts";
-import type { Result } from "./result.ts";
+} from "../certificate/certificate.ts";
+import type { Result } from "../ground/result.ts";
 
 /**
  * What asked for a load: startup, `POST /reload_certs`, SIGHUP, a `reload()` call, or a file change.

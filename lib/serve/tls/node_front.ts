@@ -3,7 +3,7 @@
  * swapped as one pair with `setSecureContext()`, serving any web-standard
  * handler: each request becomes a real `Request`, and the handler's
  * `Response` is written back faithfully. HTTP/1.1 only. It is the fallback
- * when the native front cannot run (see `lib/tls/tls_front.ts`).
+ * when the native front cannot run (see `lib/serve/tls/tls_front.ts`).
  *
  * @module
  */
@@ -13,10 +13,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import type { Certificate } from "../certificate/certificate.ts";
+import type { Certificate } from "../../certificate/certificate.ts";
 import { type ListenAddress, type ListenError, listenError } from "../listen.ts";
-import { hostPort } from "../cli/options.ts";
-import { err, ok, type Result } from "../result.ts";
+import { hostPort } from "../../cli/options.ts";
+import { err, ok, type Result } from "../../ground/result.ts";
 import { handlerFailed, SHUTDOWN_GRACE_MS, type TlsFront, tlsRejected } from "./tls_front.ts";
 
 /** The protocols the node front offers. */

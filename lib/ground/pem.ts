@@ -6,7 +6,7 @@
  * @module
  */
 
-import { err, ok, type Result } from "../result.ts";
+import { err, ok, type Result } from "./result.ts";
 
 /** One decoded PEM block. */
 export interface PemBlock {

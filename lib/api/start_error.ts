@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { CertificateError } from "./certificate/certificate.ts";
-import type { ListenError } from "./listen.ts";
-import type { PidFileError } from "./cli/pid_file.ts";
+import type { CertificateError } from "../certificate/certificate.ts";
+import type { ListenError } from "../serve/listen.ts";
+import type { PidFileError } from "../cli/pid_file.ts";
 
 /**
  * An option that makes no sense, named, with what it must be.

@@ -7,11 +7,17 @@
  * @module
  */
 
-import type { Certificate } from "./certificate/certificate.ts";
-import { daysLeft, formatLogLine, formatNotice, formatOutcome, formatStop } from "./format.ts";
-import { type Notice, noticeLevel } from "./notice.ts";
-import type { ReloadOutcome, ReloadTrigger } from "./reloader.ts";
-import type { StopEvent } from "./signals.ts";
+import type { Certificate } from "../certificate/certificate.ts";
+import {
+  daysLeft,
+  formatLogLine,
+  formatNotice,
+  formatOutcome,
+  formatStop,
+} from "../reload/outcome_words.ts";
+import { type Notice, noticeLevel } from "../api/notice.ts";
+import type { ReloadOutcome, ReloadTrigger } from "../reload/reloader.ts";
+import type { StopEvent } from "../serve/signals.ts";
 
 /** The log formats. */
 export const LOG_FORMATS = ["text", "json"] as const;
