@@ -13,7 +13,8 @@
 
 import { appHandler, HELLO_PATH } from "./lib/serve/app_server.ts";
 import { RELOAD_PATH } from "./lib/control/control_server.ts";
-import { EXIT_CODE, START_ERROR_EXIT_CODE } from "./lib/reload/outcome_words.ts";
+import { EXIT_CODE } from "./lib/ground/exit_code.ts";
+import { START_ERROR_EXIT_CODE } from "./lib/api/start_error.ts";
 import { serverUrl } from "./lib/serve/listen.ts";
 import { Log } from "./lib/cli/log.ts";
 import { parseOptions, USAGE } from "./lib/cli/options.ts";

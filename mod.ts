@@ -50,13 +50,17 @@ import {
 } from "./lib/serve/tls/native_front.ts";
 import { chooseTlsFront, type TlsFront } from "./lib/serve/tls/tls_front.ts";
 
-export type { Certificate, CertificateError, FileRole } from "./lib/certificate/certificate.ts";
-export {
-  describeError,
-  formatNotice,
-  formatOutcome,
-  formatStartError,
-} from "./lib/reload/outcome_words.ts";
+export type {
+  Certificate,
+  CertificateError,
+  CertificateErrorKind,
+  ChainCertificate,
+  FileRole,
+} from "./lib/certificate/certificate.ts";
+export { describeError } from "./lib/certificate/describe_error.ts";
+export { formatNotice } from "./lib/api/notice.ts";
+export { formatOutcome } from "./lib/reload/outcome_words.ts";
+export { formatStartError } from "./lib/api/start_error.ts";
 export type { ListenError, ServerName } from "./lib/serve/listen.ts";
 export type { ReloadOutcome, ReloadOutcomeKind, ReloadTrigger } from "./lib/reload/reloader.ts";
 export type { Err, Ok, Result } from "./lib/ground/result.ts";
@@ -69,7 +73,16 @@ export type {
   TlsFrontChoice,
   TlsFrontName,
 } from "./lib/serve/tls/tls_front.ts";
-export type { OptionError, StartError, StartErrorKind } from "./lib/api/start_error.ts";
+export type {
+  OptionError,
+  PidFileError,
+  StartError,
+  StartErrorKind,
+} from "./lib/api/start_error.ts";
+export type { ExpiryNotice } from "./lib/reload/expiry.ts";
+export type { WatcherNotice } from "./lib/reload/watcher.ts";
+export type { ConnectionMigrationNotice } from "./lib/serve/tls/native_front.ts";
+export type { TlsFrontNotice } from "./lib/serve/tls/tls_front.ts";
 
 /**
  * A running server: its addresses, the active certificate, and the ways to reload and stop it.

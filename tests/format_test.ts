@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
 import type { CertificateError, CertificateErrorKind } from "../lib/certificate/certificate.ts";
-import {
-  describeError,
-  formatListenError,
-  formatNotice,
-  formatOutcome,
-  formatStartupFailure,
-  OUTCOME_HTTP_STATUS,
-} from "../lib/reload/outcome_words.ts";
+import { formatNotice } from "../lib/api/notice.ts";
+import { formatStartupFailure } from "../lib/api/start_error.ts";
+import { describeError } from "../lib/certificate/describe_error.ts";
+import { formatOutcome, OUTCOME_HTTP_STATUS } from "../lib/reload/outcome_words.ts";
+import { formatListenError } from "../lib/serve/listen.ts";
 import { fakeCertificate } from "./_certificates.ts";
 
 const AT = new Date("2026-11-27T12:00:00Z");

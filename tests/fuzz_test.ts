@@ -14,7 +14,7 @@ import {
   loadCertificate,
   parseCertificate,
 } from "../lib/certificate/certificate.ts";
-import { describeError } from "../lib/reload/outcome_words.ts";
+import { describeError } from "../lib/certificate/describe_error.ts";
 import { encodePem, parsePemBlocks, type PemBlock } from "../lib/ground/pem.ts";
 import { mintCertificate, mintChain, TempDir } from "./_fixtures.ts";
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { DEFAULT_OPTIONS, hostPort, type Options, parseOptions } from "../lib/cli/options.ts";
+import { DEFAULT_OPTIONS, type Options, parseOptions } from "../lib/cli/options.ts";
+import { hostPort } from "../lib/ground/address.ts";
 import { NO_CONFIG, permissionFlags, V8_FLAGS } from "../lib/cli/permissions.ts";
 
 function parsed(args: string[]): Options {

@@ -7,12 +7,15 @@
  * @module
  */
 
-import type { Certificate } from "../certificate/certificate.ts";
-import type { ConnectionMigration } from "../serve/tls/native_front.ts";
-import type { NativeFrontUnavailable, TlsFrontName } from "../serve/tls/tls_front.ts";
+import { unreachable } from "../ground/result.ts";
+import { type ExpiryNotice, formatExpiryNotice } from "../reload/expiry.ts";
+import { formatWatcherNotice, type WatcherNotice } from "../reload/watcher.ts";
+import { type ConnectionMigrationNotice, formatMigration } from "../serve/tls/native_front.ts";
+import { formatTlsFrontNotice, type TlsFrontNotice } from "../serve/tls/tls_front.ts";
 
 /**
- * Something the operator should know about how the server runs.
+ * Something the operator should know about how the server runs. Each kind is
+ * defined, and worded, by the layer that produces it.
  *
  * @example Log notices next to reload outcomes
  * ```ts ignore
@@ -20,38 +23,10 @@ import type { NativeFrontUnavailable, TlsFrontName } from "../serve/tls/tls_fron
  * ```
  */
 export type Notice =
-  | {
-    /** The HTTPS front that serves the app, and why when it is not the one asked for. */
-    readonly kind: "tls_front";
-    readonly front: TlsFrontName;
-    readonly protocols: readonly string[];
-    readonly fallback?: NativeFrontUnavailable;
-  }
-  | {
-    /** Whether connections waiting in a closed listener's queue move to the new one (`net.ipv4.tcp_migrate_req`). */
-    readonly kind: "connection_migration";
-    readonly migration: ConnectionMigration;
-  }
-  | {
-    /** The active certificate expires within the warning window (at startup, after a reload, daily). */
-    readonly kind: "expiry";
-    readonly at: Date;
-    readonly certificate: Certificate;
-    readonly daysLeft: number;
-    readonly warnDays: number;
-  }
-  | {
-    /** The files are watched for changes (`watch: true`). */
-    readonly kind: "watching";
-    readonly paths: readonly string[];
-    readonly pollMs: number;
-  }
-  | {
-    /** The file-event watcher failed; changes are still found by polling. */
-    readonly kind: "watcher_failed";
-    readonly reason: string;
-    readonly pollMs: number;
-  };
+  | TlsFrontNotice
+  | ConnectionMigrationNotice
+  | ExpiryNotice
+  | WatcherNotice;
 
 /** Whether a notice asks the operator to act (`warning`) or only informs (`info`). */
 export function noticeLevel(notice: Notice): "info" | "warning" {
@@ -65,5 +40,29 @@ export function noticeLevel(notice: Notice): "info" | "warning" {
       return "warning";
     case "watching":
       return "info";
+  }
+}
+
+/**
+ * Renders a notice as the line an operator reads.
+ *
+ * @example
+ * ```ts ignore
+ * serveWithReload({ ...options, onNotice: (notice) => console.log(formatNotice(notice)) });
+ * ```
+ */
+export function formatNotice(notice: Notice): string {
+  switch (notice.kind) {
+    case "tls_front":
+      return formatTlsFrontNotice(notice);
+    case "connection_migration":
+      return formatMigration(notice.migration);
+    case "expiry":
+      return formatExpiryNotice(notice);
+    case "watching":
+    case "watcher_failed":
+      return formatWatcherNotice(notice);
+    default:
+      return unreachable(notice);
   }
 }

@@ -9,7 +9,7 @@
 import type { ReloadOutcome } from "../reload/reloader.ts";
 import { err, ok, type Result } from "../ground/result.ts";
 import type { StopEvent } from "../serve/signals.ts";
-import type { OptionError } from "./start_error.ts";
+import type { OptionError } from "../ground/option_error.ts";
 import type { Notice } from "./notice.ts";
 import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "../serve/tls/tls_front.ts";
 import { DEFAULT_WARN_DAYS } from "../reload/expiry.ts";

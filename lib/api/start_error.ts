@@ -7,21 +7,19 @@
  */
 
 import type { CertificateError } from "../certificate/certificate.ts";
-import type { ListenError } from "../serve/listen.ts";
-import type { PidFileError } from "../cli/pid_file.ts";
+import { describeError } from "../certificate/describe_error.ts";
+import { EXIT_CODE } from "../ground/exit_code.ts";
+import type { OptionError } from "../ground/option_error.ts";
+import { unreachable } from "../ground/result.ts";
+import { formatListenError, type ListenError } from "../serve/listen.ts";
 
-/**
- * An option that makes no sense, named, with what it must be.
- *
- * @example
- * ```ts
- * const error: OptionError = { option: "port", problem: "must be a port number from 0 to 65535, got 70000" };
- * ```
- */
-export interface OptionError {
-  /** The option's name as the caller wrote it, e.g. `control.hostname` or `--port`. */
-  readonly option: string;
-  /** What is wrong with it, e.g. `must be a port number from 0 to 65535, got 70000`. */
+export type { OptionError } from "../ground/option_error.ts";
+
+/** Why a pid file could not be taken (the CLI's `--pid-file`, or an app's own). */
+export interface PidFileError {
+  /** The pid file's path. */
+  readonly path: string;
+  /** What is wrong, in the operator's words. */
   readonly problem: string;
 }
 
@@ -53,3 +51,43 @@ export type StartError =
  * ```
  */
 export type StartErrorKind = StartError["kind"];
+
+/** Exit code of the process for each way {@linkcode serveWithReload} can fail to start. */
+export const START_ERROR_EXIT_CODE: Readonly<Record<StartErrorKind, number>> = {
+  invalid_option: EXIT_CODE.usage,
+  certificate: EXIT_CODE.startupFailed,
+  token: EXIT_CODE.startupFailed,
+  pid_file: EXIT_CODE.startupFailed,
+  listen: EXIT_CODE.startupFailed,
+};
+
+/**
+ * Renders why the server did not start, as one line.
+ *
+ * @example
+ * ```ts ignore
+ * if (!started.ok) console.error(formatStartError(started.error));
+ * ```
+ */
+export function formatStartError(error: StartError): string {
+  switch (error.kind) {
+    case "invalid_option":
+      return `Invalid option ${error.error.option}: ${error.error.problem}; ` +
+        "the server was not started";
+    case "certificate":
+    case "token":
+      return formatStartupFailure(error.error);
+    case "pid_file":
+      return `startup failed: Cannot use pid file "${error.error.path}": ${error.error.problem}; ` +
+        "the server was not started";
+    case "listen":
+      return formatListenError(error.error);
+    default:
+      return unreachable(error);
+  }
+}
+
+/** Renders a certificate rejected at startup, with the same cause wording as a failed reload. */
+export function formatStartupFailure(error: CertificateError): string {
+  return `startup failed: ${describeError(error)}; the server was not started`;
+}

@@ -18,8 +18,10 @@
  */
 
 import { parseFlags } from "./args.ts";
-import { describeError, EXIT_CODE, OUTCOME_EXIT_CODE } from "../reload/outcome_words.ts";
-import { hostPort } from "./options.ts";
+import { describeError } from "../certificate/describe_error.ts";
+import { hostPort } from "../ground/address.ts";
+import { EXIT_CODE } from "../ground/exit_code.ts";
+import { OUTCOME_EXIT_CODE } from "../reload/outcome_words.ts";
 import type { ReloadOutcomeKind } from "../reload/reloader.ts";
 import { err, ok, type Result } from "../ground/result.ts";
 import { DEFAULT_ADDRESSES } from "../api/serve_options.ts";

@@ -8,16 +8,11 @@
  */
 
 import type { Certificate } from "../certificate/certificate.ts";
-import {
-  daysLeft,
-  formatLogLine,
-  formatNotice,
-  formatOutcome,
-  formatStop,
-} from "../reload/outcome_words.ts";
-import { type Notice, noticeLevel } from "../api/notice.ts";
+import { formatNotice, type Notice, noticeLevel } from "../api/notice.ts";
+import { daysLeft, formatTime } from "../ground/time.ts";
+import { formatOutcome } from "../reload/outcome_words.ts";
 import type { ReloadOutcome, ReloadTrigger } from "../reload/reloader.ts";
-import type { StopEvent } from "../serve/signals.ts";
+import { formatStop, type StopEvent } from "../serve/signals.ts";
 
 /** The log formats. */
 export const LOG_FORMATS = ["text", "json"] as const;
@@ -140,4 +135,9 @@ function _writeLine(line: string): void {
   for (let written = 0; written < bytes.length;) {
     written += Deno.stdout.writeSync(bytes.subarray(written));
   }
+}
+
+/** Prefixes a line with its time and what it is about, for the log. */
+export function formatLogLine(at: Date, tag: string, text: string): string {
+  return `${formatTime(at)} [${tag}] ${text}`;
 }

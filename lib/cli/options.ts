@@ -174,11 +174,6 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
   });
 }
 
-/** Joins a host and port the way URLs and `--allow-net` write them (`[::1]:3000`). */
-export function hostPort(hostname: string, port: number): string {
-  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-}
-
 function _port(flag: string, value: string | undefined, fallback: number): Result<number, string> {
   if (value === undefined) return ok(fallback);
   const port = Number(value);

@@ -10,7 +10,8 @@
  * @module
  */
 
-import { hostPort, type Options } from "./options.ts";
+import { hostPort } from "../ground/address.ts";
+import type { Options } from "./options.ts";
 
 /**
  * V8 sized for a small, long-lived process: the young generation capped at 1 MiB per semi-space and

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { PidFileError } from "../api/start_error.ts";
 import { err, ok, type Result } from "../ground/result.ts";
 
 /** A pid file this process holds. */
@@ -16,14 +17,6 @@ export interface PidFile {
   readonly path: string;
   /** Removes the file and releases the lock. */
   release(): Promise<void>;
-}
-
-/** Why the pid file could not be taken. */
-export interface PidFileError {
-  /** The pid file's path. */
-  readonly path: string;
-  /** What is wrong, in the operator's words. */
-  readonly problem: string;
 }
 
 /** Writes this process's pid to `path` and locks it; refused while another server holds it. */

@@ -8,7 +8,9 @@
  */
 
 import type { Certificate, CertificateError } from "../certificate/certificate.ts";
-import { daysLeft, describeError, formatOutcome, formatTime } from "../reload/outcome_words.ts";
+import { describeError } from "../certificate/describe_error.ts";
+import { daysLeft, formatTime } from "../ground/time.ts";
+import { formatOutcome } from "../reload/outcome_words.ts";
 import type { ReloadAttempt } from "../reload/history.ts";
 import type { ActiveSince, ReloadOutcome } from "../reload/reloader.ts";
 import { expiresSoon } from "../reload/expiry.ts";

@@ -7,14 +7,25 @@
  */
 
 import type { Certificate } from "../certificate/certificate.ts";
-import { daysLeft } from "./outcome_words.ts";
-import type { Notice } from "../api/notice.ts";
+import { daysLeft, formatDaysLeft, formatTime, MS_PER_DAY } from "../ground/time.ts";
 import { every } from "../ground/timer.ts";
 
 /** Days before expiry from which the server warns, unless told otherwise. */
 export const DEFAULT_WARN_DAYS = 14;
 
-const MS_PER_DAY = 24 * 60 * 60 * 1000;
+/** The notice that the active certificate expires within the warning window. */
+export interface ExpiryNotice {
+  /** Discriminant. */
+  readonly kind: "expiry";
+  /** When it was checked. */
+  readonly at: Date;
+  /** The certificate being served. */
+  readonly certificate: Certificate;
+  /** Whole days left at `at`. */
+  readonly daysLeft: number;
+  /** The warning window, in days. */
+  readonly warnDays: number;
+}
 
 /** Whether a certificate expires within `warnDays` of `now` (or has expired). */
 export function expiresSoon(certificate: Certificate, now: Date, warnDays: number): boolean {
@@ -24,12 +35,12 @@ export function expiresSoon(certificate: Certificate, now: Date, warnDays: numbe
 /** Says when the active certificate expires within the window: on each check, and daily. */
 export class ExpiryWarner {
   readonly #warnDays: number;
-  readonly #notify: (notice: Notice) => void;
+  readonly #notify: (notice: ExpiryNotice) => void;
   readonly #clock: () => Date;
   #daily: AbortController | undefined;
 
   /** Warns through `notify` when the certificate is within `warnDays` of its expiry. */
-  constructor(warnDays: number, notify: (notice: Notice) => void, clock = () => new Date()) {
+  constructor(warnDays: number, notify: (notice: ExpiryNotice) => void, clock = () => new Date()) {
     this.#warnDays = warnDays;
     this.#notify = notify;
     this.#clock = clock;
@@ -61,4 +72,12 @@ export class ExpiryWarner {
   stop(): void {
     this.#daily?.abort();
   }
+}
+
+/** Renders an expiry warning: which certificate, when, and what to do. */
+export function formatExpiryNotice(notice: ExpiryNotice): string {
+  return `certificate "${notice.certificate.path}" (${notice.certificate.subject}) expires ` +
+    `${formatTime(notice.certificate.notAfter)} (${
+      formatDaysLeft(notice.certificate.notAfter, notice.at)
+    }), within the ${notice.warnDays}-day warning window; renew it and reload`;
 }

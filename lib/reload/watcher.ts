@@ -18,12 +18,42 @@
  * @module
  */
 
+import { unreachable } from "../ground/result.ts";
 import { sleep } from "../ground/timer.ts";
 
 /** How often the files are checked without a file event, in milliseconds. */
 export const POLL_MS = 500;
 /** How long the files must stay unchanged before a change is acted on, in milliseconds. */
 export const SETTLE_MS = 300;
+
+/** The watcher's notices: that the files are watched, and that file events failed (polling goes on). */
+export type WatcherNotice =
+  | {
+    /** The files are watched for changes (`watch: true`). */
+    readonly kind: "watching";
+    readonly paths: readonly string[];
+    readonly pollMs: number;
+  }
+  | {
+    /** The file-event watcher failed; changes are still found by polling. */
+    readonly kind: "watcher_failed";
+    readonly reason: string;
+    readonly pollMs: number;
+  };
+
+/** Renders a watcher notice as the operator reads it. */
+export function formatWatcherNotice(notice: WatcherNotice): string {
+  switch (notice.kind) {
+    case "watching":
+      return `watching ${notice.paths.map((path) => `"${path}"`).join(" and ")} for changes ` +
+        `(file events, and a check every ${notice.pollMs} ms); a change reloads with trigger watch`;
+    case "watcher_failed":
+      return `file events stopped (${notice.reason}); still checking for changes every ` +
+        `${notice.pollMs} ms`;
+    default:
+      return unreachable(notice);
+  }
+}
 
 /** What the watcher calls. */
 export interface WatcherOptions {

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { hostPort } from "../cli/options.ts";
-import { err, ok, type Result } from "../ground/result.ts";
+import { hostPort } from "../ground/address.ts";
+import { err, ok, type Result, unreachable } from "../ground/result.ts";
 
 /**
  * Which of the two servers an address belongs to.
@@ -173,4 +173,36 @@ async function _answers(path: string): Promise<boolean> {
     if (error instanceof Deno.errors.ConnectionRefused) return false;
     throw error;
   }
+}
+
+/** Renders an address that could not be listened on. */
+export function formatListenError(error: ListenError): string {
+  const where = `Cannot listen on ${error.address} for the ${error.server} server`;
+  switch (error.kind) {
+    case "address_in_use":
+      return `${where}: address already in use; the server was not started`;
+    case "permission_denied":
+      return error.deniedBy === "deno"
+        ? `${where}: Deno denied access; grant it with ${_listenGrant(error.address)}; ` +
+          "the server was not started"
+        : `${where}: permission denied by the operating system (ports below 1024 need privileges); ` +
+          "the server was not started";
+    case "address_not_available":
+      return `${where}: no such local address; the server was not started`;
+    case "path_in_use":
+      return error.holder === "socket"
+        ? `${where}: a server is answering on that socket already; the server was not started`
+        : `${where}: the path exists and is not a socket; remove it or choose another path; ` +
+          "the server was not started";
+    case "other":
+      return `${where}: ${error.reason}; the server was not started`;
+    default:
+      return unreachable(error);
+  }
+}
+
+function _listenGrant(address: string): string {
+  if (!address.startsWith("unix:")) return `--allow-net=${address}`;
+  const path = address.slice("unix:".length);
+  return `--allow-read=${path} --allow-write=${path} --allow-net=${address}`;
 }

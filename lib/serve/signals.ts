@@ -6,7 +6,8 @@
  * @module
  */
 
-import { EXIT_CODE } from "../reload/outcome_words.ts";
+import { EXIT_CODE } from "../ground/exit_code.ts";
+import { unreachable } from "../ground/result.ts";
 
 /**
  * A signal that stops the server gracefully.
@@ -67,4 +68,18 @@ export function installSignalHandlers(handlers: SignalHandlers): () => void {
     Deno.removeSignalListener("SIGHUP", onHangup);
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
   };
+}
+
+/** Renders a step of a graceful stop: the signal arrived, the servers stopped, or a second signal forced the exit. */
+export function formatStop(phase: "stopping" | "stopped" | "forced"): string {
+  switch (phase) {
+    case "stopping":
+      return "shutting down: finishing in-flight requests";
+    case "stopped":
+      return "stopped";
+    case "forced":
+      return "second stop signal received: exiting now without waiting";
+    default:
+      return unreachable(phase);
+  }
 }

@@ -18,7 +18,7 @@
 
 import type { Certificate } from "../../certificate/certificate.ts";
 import { type ListenAddress, type ListenError, listenError } from "../listen.ts";
-import { hostPort } from "../../cli/options.ts";
+import { hostPort } from "../../ground/address.ts";
 import { err, ok, type Result } from "../../ground/result.ts";
 import {
   handlerFailed,
@@ -31,6 +31,14 @@ import { sleep, within } from "../../ground/timer.ts";
 
 /** What `net.ipv4.tcp_migrate_req` was found to be, by watching the kernel rather than reading /proc. */
 export type ConnectionMigration = "on" | "off" | "unknown";
+
+/** The notice of whether connections waiting in a closed listener's queue move to the new one. */
+export interface ConnectionMigrationNotice {
+  /** Discriminant. */
+  readonly kind: "connection_migration";
+  /** What `net.ipv4.tcp_migrate_req` was found to be. */
+  readonly migration: ConnectionMigration;
+}
 
 /** The protocols the native front offers, in order of preference. */
 export const NATIVE_PROTOCOLS: readonly string[] = ["h2", "http/1.1"];
@@ -256,4 +264,17 @@ class MigrationProbe {
     }
     report(answer);
   }
+}
+
+/** Renders whether swaps are safe for clients that open a connection per request. */
+export function formatMigration(migration: ConnectionMigration): string {
+  if (migration === "on") {
+    return "net.ipv4.tcp_migrate_req is on: connections waiting to be accepted move to the " +
+      "new listener on a certificate swap";
+  }
+  return `net.ipv4.tcp_migrate_req ${migration === "off" ? "is 0" : "could not be checked"}: ` +
+    "clients that open a connection per request may see a reset during a certificate swap " +
+    "(connections still waiting in the old listener's queue); set it to 1 with " +
+    "sysctl -w net.ipv4.tcp_migrate_req=1 (persist it in /etc/sysctl.d/, or set it in the " +
+    "pod's securityContext.sysctls on Kubernetes)";
 }

@@ -15,7 +15,7 @@ import { Readable } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { Certificate } from "../../certificate/certificate.ts";
 import { type ListenAddress, type ListenError, listenError } from "../listen.ts";
-import { hostPort } from "../../cli/options.ts";
+import { hostPort } from "../../ground/address.ts";
 import { err, ok, type Result } from "../../ground/result.ts";
 import { handlerFailed, SHUTDOWN_GRACE_MS, type TlsFront, tlsRejected } from "./tls_front.ts";
 

@@ -10,8 +10,8 @@
  */
 
 import type { Certificate, CertificateError } from "../../certificate/certificate.ts";
-import type { OptionError } from "../../api/start_error.ts";
-import { err, ok, type Result } from "../../ground/result.ts";
+import type { OptionError } from "../../ground/option_error.ts";
+import { err, ok, type Result, unreachable } from "../../ground/result.ts";
 
 /** The HTTPS fronts: Deno's native HTTP (h2 and http/1.1) or `node:https` (http/1.1). */
 export type TlsFrontName = "native" | "node";
@@ -27,6 +27,18 @@ export type NativeFrontUnavailable = "no_unstable_net" | "no_internal_api";
 
 /** How long shutdown waits for busy connections before closing them. */
 export const SHUTDOWN_GRACE_MS = 10_000;
+
+/** The notice of which HTTPS front serves the app, and why when it is not the one asked for. */
+export interface TlsFrontNotice {
+  /** Discriminant. */
+  readonly kind: "tls_front";
+  /** The front that serves. */
+  readonly front: TlsFrontName;
+  /** The ALPN protocols it offers. */
+  readonly protocols: readonly string[];
+  /** Why the native front was not used, when `auto` fell back. */
+  readonly fallback?: NativeFrontUnavailable;
+}
 
 /** A running HTTPS listener whose certificate can be replaced while it runs. */
 export interface TlsFront {
@@ -72,4 +84,21 @@ export function tlsRejected(certificate: Certificate, error: unknown): Certifica
     path: certificate.path,
     reason: error instanceof Error ? error.message : String(error),
   };
+}
+
+/** Renders which front serves HTTPS, and why when it fell back. */
+export function formatTlsFrontNotice(notice: TlsFrontNotice): string {
+  const serving = `HTTPS served by the ${notice.front} front (${notice.protocols.join(", ")})`;
+  switch (notice.fallback) {
+    case undefined:
+      return serving;
+    case "no_unstable_net":
+      return `${serving}: the native front (HTTP/2, native speed) needs Deno's --unstable-net ` +
+        "flag; add it to serve natively";
+    case "no_internal_api":
+      return `${serving}: this Deno version lacks the internal serveHttpOnConnection the ` +
+        "native front uses";
+    default:
+      return unreachable(notice.fallback);
+  }
 }

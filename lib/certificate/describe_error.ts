@@ -1,0 +1,104 @@
+/**
+ * The words of certificate errors: why a certificate or key was refused,
+ * naming the file, the cause and the fix. Every surface that reports a
+ * refused file (a failed reload, a failed start, the CLI) says it with
+ * {@linkcode describeError}.
+ *
+ * @module
+ */
+
+import type { CertificateError, FileRole } from "./certificate.ts";
+import { unreachable } from "../ground/result.ts";
+import { formatTime } from "../ground/time.ts";
+
+const BYTES_PER_KIB = 1024;
+
+/**
+ * Says why a certificate or key was rejected: the file, the cause and how to fix it.
+ *
+ * @example
+ * ```ts ignore
+ * if (outcome.kind === "failed") notify(describeError(outcome.error));
+ * ```
+ */
+export function describeError(error: CertificateError): string {
+  switch (error.kind) {
+    case "not_found":
+      return `Cannot read ${_file(error.role, error.path)}: file not found` +
+        (error.linkTarget === undefined
+          ? ""
+          : ` (it is a symbolic link to "${error.linkTarget}", which does not exist)`);
+    case "permission_denied":
+      return `Cannot read ${_file(error.role, error.path)}: ${_permissionCause(error)}`;
+    case "not_a_file":
+      return `Cannot read ${_file(error.role, error.path)}: it is a ${error.fileType}, ` +
+        "not a regular file";
+    case "too_large":
+      return `Cannot read ${_file(error.role, error.path)}: it is over the size limit of ` +
+        `${error.limit / BYTES_PER_KIB} KiB (${error.size} bytes or more)`;
+    case "empty":
+      return `Cannot load ${_file(error.role, error.path)}: the file is empty`;
+    case "not_pem":
+      return `Cannot load ${_file(error.role, error.path)}: no PEM block found ` +
+        `(expected a line "-----BEGIN ${
+          error.role === "key" ? "PRIVATE KEY" : "CERTIFICATE"
+        }-----")`;
+    case "der_encoded":
+      return `Cannot load ${_file(error.role, error.path)}: it is binary DER, not PEM; convert ` +
+        `it with: openssl ${error.role === "key" ? "pkey" : "x509"} -inform der -in ${error.path}`;
+    case "truncated_pem":
+      return `Cannot load ${_file(error.role, error.path)}: its ${error.label} block has no ` +
+        "END line (is the file truncated or still being written?)";
+    case "no_certificate":
+      return `Cannot load certificate "${error.path}": it holds ${error.found.join(", ")} ` +
+        "but no CERTIFICATE block" +
+        (error.found.some((label) => label.endsWith("PRIVATE KEY"))
+          ? " (is it the key file? pass the key with --key)"
+          : "");
+    case "invalid_certificate":
+      return `Cannot parse certificate ${error.position} of "${error.path}": ${error.reason}`;
+    case "chain_broken":
+      return `Invalid chain in "${error.path}": certificate ${error.position} ` +
+        `(${error.subject}) was not issued by certificate ${error.position + 1} ` +
+        `(${error.nextSubject}); put the leaf first, then each issuer in order`;
+    case "expired":
+      return `Certificate "${error.path}" (${error.subject}) expired at ${
+        formatTime(error.notAfter)
+      }`;
+    case "not_yet_valid":
+      return `Certificate "${error.path}" (${error.subject}) is not valid before ` +
+        formatTime(error.notBefore);
+    case "key_invalid":
+      return `Cannot load key "${error.path}": ${error.reason}`;
+    case "key_mismatch":
+      return `Key "${error.path}" does not match the certificate in "${error.certPath}" ` +
+        "(its public key differs from the leaf certificate's)";
+    case "tls_rejected":
+      return `The TLS server refused certificate "${error.path}" and its key: ${error.reason}`;
+    case "io":
+      return `Cannot read ${_file(error.role, error.path)}: ${error.reason}`;
+    default:
+      return unreachable(error);
+  }
+}
+
+function _permissionCause(
+  error: Extract<CertificateError, { kind: "permission_denied" }>,
+): string {
+  if (error.deniedBy === "deno" && error.refusedPath !== undefined) {
+    return `Deno denied read access to "${error.refusedPath}", where it leads; grant it with ` +
+      `--allow-read=${error.refusedPath}`;
+  }
+  if (error.deniedBy === "deno") {
+    return `Deno denied read access; grant it with --allow-read=${error.path} (deno task start ` +
+      "allows only the files named in its --allow-read flag in deno.json)";
+  }
+  const checked = error.linkTarget === undefined
+    ? "the file's owner and mode"
+    : `the owner and mode of "${error.linkTarget}", where the symbolic link leads, and of its folders`;
+  return `permission denied by the operating system; check ${checked}`;
+}
+
+function _file(role: FileRole, path: string): string {
+  return `${role} "${path}"`;
+}
