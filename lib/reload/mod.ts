@@ -1,0 +1,13 @@
+/**
+ * The reload core: the active certificate and the serialized reload that
+ * decides reloaded / unchanged / failed (`reloader.ts`), the words of those
+ * outcomes and the one table of their HTTP statuses and exit codes
+ * (`outcome_words.ts`), the bounded history (`history.ts`), expiry warnings
+ * (`expiry.ts`) and the file watcher (`watcher.ts`). It knows nothing of
+ * HTTP servers or the command line.
+ *
+ * May import: `lib/ground/`, `lib/certificate/`.
+ *
+ * @module
+ */
+export {};
