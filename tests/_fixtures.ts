@@ -118,3 +118,16 @@ export async function mintChain(): Promise<{
 export function fingerprintOf(certificatePem: string): string {
   return new X509Certificate(certificatePem).fingerprint256;
 }
+
+/** What a fresh clone needs to run its tasks: the config, the lockfile, the code and the demo pair. */
+const PROJECT_FILES = ["deno.json", "deno.lock", "main.ts", "mod.ts", "lib", "cert.pem", "key.pem"];
+
+/** Copies the project's runnable files into `dir`, so a test can run its tasks without touching the checkout. */
+export async function copyProject(dir: TempDir): Promise<void> {
+  const repo = new URL("..", import.meta.url).pathname;
+  const copy = await new Deno.Command("cp", {
+    args: ["-a", ...PROJECT_FILES.map((name) => `${repo}${name}`), dir.dir],
+    stderr: "inherit",
+  }).output();
+  if (!copy.success) throw new Error(`cp of the project into ${dir.dir} failed`);
+}
