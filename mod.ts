@@ -239,6 +239,7 @@ export async function serveWithReload(
       reload: () => reload("sighup"),
       shutdown: stop,
       onForcedStop: (signal) => config.onStop({ signal, phase: "forced" }),
+      exitOnSecondSignal: config.exitOnSecondSignal,
     });
   }
   return ok({

@@ -63,6 +63,12 @@ export interface ServeWithReloadOptions {
   readonly control?: ControlAddress | false;
   /** Whether SIGHUP reloads and SIGINT/SIGTERM stop gracefully; defaults to `true`. */
   readonly signals?: boolean;
+  /**
+   * Whether a second SIGINT/SIGTERM during a graceful stop ends the process at once with
+   * `Deno.exit(3)` (the default, `true`, as Ctrl-C twice does in most servers); `false` ignores
+   * it, so the stop finishes and the app's code after `await finished` runs.
+   */
+  readonly exitOnSecondSignal?: boolean;
   /** Called with every outcome (startup load, POST, SIGHUP, `reload()`), e.g. to log it. */
   readonly onReload?: (outcome: ReloadOutcome) => void;
   /** Called at each step of a stop (signal received, stopped, forced exit), e.g. to log it. */
@@ -93,6 +99,8 @@ export interface ResolvedServeOptions {
   readonly control: ResolvedControl | undefined;
   /** Whether to install signal listeners. */
   readonly signals: boolean;
+  /** Whether a second stop signal exits at once. */
+  readonly exitOnSecondSignal: boolean;
   /** Outcome callback. */
   readonly onReload: (outcome: ReloadOutcome) => void;
   /** Stop callback. */
@@ -196,6 +204,7 @@ export function resolveServeOptions(
     handler: options.handler,
     control,
     signals: options.signals ?? true,
+    exitOnSecondSignal: options.exitOnSecondSignal ?? true,
     onReload: options.onReload ?? (() => {}),
     onStop: options.onStop ?? (() => {}),
     onNotice: options.onNotice ?? (() => {}),

@@ -1,7 +1,8 @@
 /**
  * Signals: SIGHUP reloads the certificate; SIGINT and SIGTERM stop the
- * servers gracefully, and a second one exits at once. What happens is told to
- * the caller's callbacks; this module writes nothing itself.
+ * servers gracefully, and a second one exits at once (`Deno.exit(3)`) unless
+ * the caller opts out. What happens is told to the caller's callbacks; this
+ * module writes nothing itself.
  *
  * @module
  */
@@ -45,6 +46,11 @@ export interface SignalHandlers {
   readonly shutdown: (signal: ShutdownSignal) => Promise<void>;
   /** Told when a second stop signal arrives, just before the process exits. */
   readonly onForcedStop: (signal: ShutdownSignal) => void;
+  /**
+   * Whether a second SIGINT/SIGTERM during the stop exits the process at once with
+   * `EXIT_CODE.forcedStop` (3); when `false`, it is ignored and the graceful stop goes on.
+   */
+  readonly exitOnSecondSignal: boolean;
 }
 
 /** Installs the SIGHUP, SIGINT and SIGTERM listeners; returns a function that removes them. */
@@ -54,6 +60,7 @@ export function installSignalHandlers(handlers: SignalHandlers): () => void {
   const listeners = SHUTDOWN_SIGNALS.map((signal) => {
     const listener = () => {
       if (stopping) {
+        if (!handlers.exitOnSecondSignal) return;
         handlers.onForcedStop(signal);
         Deno.exit(EXIT_CODE.forcedStop);
       }
