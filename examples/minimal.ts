@@ -12,4 +12,4 @@ if (!started.ok) {
   console.error(formatStartError(started.error));
   Deno.exit(1);
 }
-console.log(`ready: https://localhost:${started.value.addr.port}/`);
+console.log(`ready: https://localhost:${started.value.addr.port}/ (pid ${Deno.pid})`);

@@ -98,8 +98,10 @@ Deno.test("the README's minimal example is examples/minimal.ts, and it serves an
     entry: "examples/minimal.ts",
     cwd: dir.dir,
     args: (options) => [String(options.port), String(options.controlPort)],
-    ready: /^ready: https:\/\/localhost:\d+\/$/,
+    ready: /^ready: https:\/\/localhost:\d+\/ \(pid \d+\)$/,
   });
+  const ready = server.lines.find((line) => line.startsWith("ready: ")) ?? "";
+  assert.ok(ready.endsWith(`(pid ${server.child.pid})`), `prints its own pid: ${ready}`);
   using client = Deno.createHttpClient({ caCerts: [pair.certificatePem] });
   const response = await fetch(`https://localhost:${server.options.port}/x`, { client });
   assert.equal(await response.text(), "Hello from /x\n");
@@ -107,4 +109,7 @@ Deno.test("the README's minimal example is examples/minimal.ts, and it serves an
   assert.equal(reload.status, 200);
   assert.match(reload.body, /^unchanged: /);
   await server.waitForLine(/^unchanged: /);
+  const from = server.lines.length;
+  server.signal("SIGHUP"); // the README's "or: kill -HUP <pid>"
+  await server.waitForLine(/^unchanged: /, from);
 });
