@@ -19,7 +19,7 @@ import * as x509 from "@peculiar/x509";
 import { encodePem, parsePemBlocks } from "../ground/pem.ts";
 import { parseFlags } from "./args.ts";
 import { err, ok, type Result } from "../ground/result.ts";
-import { formatTime } from "../reload/outcome_words.ts";
+import { formatTime } from "../ground/time.ts";
 
 const MS_PER_DAY = 24 * 60 * 60 * 1000;
 const SERIAL_BYTES = 16;
