@@ -6,10 +6,14 @@
 #
 #   docs/fleet/reload-fleet.sh web1.example.com web2.example.com
 #
-# SSH runs the reload client in the checkout on each host.
+# SSH runs the reload client in the checkout on each host, with the deno binary
+# at SIGNAL_SERVER_DENO (default /usr/local/bin/deno, where
+# `npm install -g --prefix /usr/local deno@2.9.6` puts it: a non-interactive ssh
+# session's PATH may not hold npm's global bin, and npx may fetch or hang).
 : "${SIGNAL_SERVER_DIR:=/opt/signal-server}"
+: "${SIGNAL_SERVER_DENO:=/usr/local/bin/deno}"
 for host in "$@"; do
-  if ssh -o BatchMode=yes "$host" "cd $SIGNAL_SERVER_DIR && deno task reload"; then
+  if ssh -o BatchMode=yes "$host" "cd $SIGNAL_SERVER_DIR && $SIGNAL_SERVER_DENO task reload"; then
     echo "$host: ok"
   else
     status=$?
