@@ -142,8 +142,8 @@ export interface GenCertRequest {
 /** What `deno task gen-cert --help` prints. */
 export const GEN_CERT_USAGE = `Usage: deno task gen-cert --out <name> [options]
 
-Writes <name>.pem: a self-signed demo certificate for localhost and 127.0.0.1,
-for its key the one in ${DEMO_KEY} (so it pairs with ${DEMO_KEY} in deno task start:tls).
+Writes <name>.pem: a demo certificate for localhost and 127.0.0.1, self-signed
+with the key in ${DEMO_KEY}, so that it pairs with ${DEMO_KEY} (deno task start:tls too).
 The committed cert.pem and key.pem are written only when asked: --out cert.
 
 Options:
@@ -159,8 +159,8 @@ Examples:
   deno task gen-cert --out expired --expired
   deno task gen-cert --out cert --new-key     # a new demo pair
 
-The task may write only ${GEN_CERT_TASK_WRITES.join(", ")}; it prints the
-deno run line to use for any other file.`;
+The task may write only ${GEN_CERT_TASK_WRITES.join(", ")};
+for any other file it prints the deno run line to use.`;
 
 const GEN_CERT_FLAGS = {
   out: { type: "string" },
