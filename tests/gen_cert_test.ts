@@ -12,7 +12,9 @@ import {
   GEN_CERT_TASK_WRITES,
   type GenCertRequest,
   parseGenCertArgs,
+  readKeyPair,
 } from "../lib/cli/gen_cert.ts";
+import { encodePem } from "../lib/ground/pem.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 const NOW = new Date("2026-12-01T12:00:00Z");
@@ -151,4 +153,26 @@ Deno.test("deno task gen-cert writes renewed.pem for key.pem's key and leaves th
     bad.stderr,
     'gen-cert: --days must be a whole number of days, 1 or more, got "zero"; see deno task gen-cert --help\n',
   );
+});
+
+Deno.test("gen-cert signs only with a P-256 PKCS #8 key: another key or no key block is refused with the reason", async () => {
+  const rsa = await crypto.subtle.generateKey(
+    {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: 2048,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: "SHA-256",
+    },
+    true,
+    ["sign", "verify"],
+  );
+  const der = new Uint8Array(await crypto.subtle.exportKey("pkcs8", rsa.privateKey));
+  const rsaPem = encodePem("PRIVATE KEY", btoa(String.fromCharCode(...der)));
+  const refused = await readKeyPair(rsaPem);
+  assert.ok(!refused.ok);
+  assert.match(refused.error, /^it is not an ECDSA P-256 PKCS #8 key, the kind gen-cert writes \(/);
+  const none = await readKeyPair("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+  assert.deepEqual(none, { ok: false, error: "it holds no PEM PRIVATE KEY block" });
+  const demo = await readKeyPair(await Deno.readTextFile(`${REPO}key.pem`));
+  assert.ok(demo.ok && demo.value.publicKey.type === "public");
 });
