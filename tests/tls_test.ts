@@ -53,6 +53,40 @@ for (const front of FRONTS) {
     );
   });
 
+  Deno.test(`HEAD /hello answers curl -I over HTTP/2 and HTTP/1.1 with GET's status and headers and no body (${front} front)`, async () => {
+    await using dir = await TempDir.create();
+    const pair = await mintCertificate();
+    await using server = await startTls(dir, pair, front);
+    const ca = await dir.write("ca.pem", pair.certificatePem);
+    // The node front speaks HTTP/1.1 only, so curl's --http2 falls back to it there.
+    const expected = {
+      "--http2": front === "native" ? "HTTP/2 200" : "HTTP/1.1 200",
+      "--http1.1": "HTTP/1.1 200",
+    };
+    for (const [flag, statusLine] of Object.entries(expected)) {
+      const output = await new Deno.Command("curl", {
+        args: [
+          "--silent",
+          "--show-error",
+          "--max-time",
+          "10",
+          flag,
+          "-I",
+          "--cacert",
+          ca,
+          httpsHello(server),
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(output.stdout);
+      assert.equal(output.code, 0, `curl ${flag} -I: ${new TextDecoder().decode(output.stderr)}`);
+      assert.ok(text.startsWith(`${statusLine}`), text);
+      assert.match(text, /^content-type: text\/plain/im, `curl ${flag} -I shows GET's headers`);
+      assert.ok(text.endsWith("\r\n\r\n"), `curl ${flag} -I: no body after the headers:\n${text}`);
+    }
+  });
+
   Deno.test(`after a good reload every new handshake presents the new certificate (${front} front)`, async () => {
     await using dir = await TempDir.create();
     const pairs = [await mintCertificate(), await mintCertificate()] as const;

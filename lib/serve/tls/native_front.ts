@@ -145,25 +145,48 @@ export async function listenNativeTls(
         continue;
       }
       if (migrationProbe.claims(conn)) continue;
-      const abort = new AbortController();
-      const state = { seen: false };
-      const seenHandler: Deno.ServeHandler<Deno.NetAddr> = (request, info) => {
-        state.seen = true;
-        return handler(request, info);
-      };
-      let served: ServedConnection;
-      try {
-        served = serve(conn, abort.signal, seenHandler, handlerFailed, () => {});
-      } catch {
-        conn.close();
-        continue;
-      }
-      const tracked: Tracked = { served, abort, state };
-      connections.add(tracked);
-      // `finished` rejects when a client goes away early; that ends the connection all the same.
-      const forget = () => connections.delete(tracked);
-      served.finished.then(forget, forget);
+      void serveConnection(conn);
     }
+  };
+  /** Connections still in their TLS handshake: not served yet, so shutdown closes them. */
+  const handshaking = new Set<Deno.TlsConn>();
+  const serveConnection = async (conn: Deno.TlsConn) => {
+    // The protocol ALPN picked is known only from the handshake, and serving takes the connection
+    // over, so the handshake is finished first (it happens once either way).
+    handshaking.add(conn);
+    let protocol: string | null;
+    try {
+      protocol = (await conn.handshake()).alpnProtocol; // null when the client offered no ALPN.
+    } catch {
+      handshaking.delete(conn);
+      _close(conn); // The client went away or failed the handshake.
+      return;
+    }
+    handshaking.delete(conn);
+    if (stopping) {
+      _close(conn);
+      return;
+    }
+    const abort = new AbortController();
+    const state = { seen: false };
+    const seenHandler: Deno.ServeHandler<Deno.NetAddr> = (request, info) => {
+      state.seen = true;
+      return protocol === "h2" && request.method === "HEAD"
+        ? _headOverH2(handler(request, info))
+        : handler(request, info);
+    };
+    let served: ServedConnection;
+    try {
+      served = serve(conn, abort.signal, seenHandler, handlerFailed, () => {});
+    } catch {
+      _close(conn);
+      return;
+    }
+    const tracked: Tracked = { served, abort, state };
+    connections.add(tracked);
+    // `finished` rejects when a client goes away early; that ends the connection all the same.
+    const forget = () => connections.delete(tracked);
+    served.finished.then(forget, forget);
   };
   void accept(listener);
   void migrationProbe.finish(onMigration);
@@ -190,6 +213,7 @@ export async function listenNativeTls(
       if (stopping) return;
       stopping = true;
       listener.close();
+      for (const conn of handshaking) _close(conn);
       // A connection that never reached the handler (handshake or h2 preface pending) would
       // hold a graceful shutdown forever: abort it. Never abort after shutdown(): Deno throws.
       const closing = [...connections].map((tracked) => {
@@ -200,6 +224,32 @@ export async function listenNativeTls(
       await within(Promise.all(closing), SHUTDOWN_GRACE_MS);
     },
   });
+}
+
+/**
+ * Answers a HEAD request. Over HTTP/2, Deno 2.9.6 resets the stream (`RST_STREAM PROTOCOL_ERROR`,
+ * curl exit 92) when the handler's response to a HEAD has a body, even though it sends none; a
+ * response built with no body goes through. So on h2 the body is dropped here, and the status and
+ * headers are sent as the app gave them (a `content-length` only if the app set one). HTTP/1.1
+ * keeps Deno's own HEAD handling, which drops the body itself and counts its length.
+ */
+async function _headOverH2(answer: Response | Promise<Response>): Promise<Response> {
+  const response = await answer;
+  if (response.body === null) return response;
+  await response.body.cancel();
+  return new Response(null, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
+function _close(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
 }
 
 /**
