@@ -25,7 +25,7 @@
  */
 
 import { type Certificate, loadCertificate } from "./lib/certificate/certificate.ts";
-import { controlHandler } from "./lib/control/control_server.ts";
+import { controlHandler, HEALTH_PATH } from "./lib/control/control_server.ts";
 import { listen, type ListenError, listenUnix } from "./lib/serve/listen.ts";
 import { accessPolicy } from "./lib/control/control_access.ts";
 import { ReloadHistory } from "./lib/reload/history.ts";
@@ -185,7 +185,7 @@ export async function serveWithReload(
   expiry.startDaily(() => active.active);
   let controlAddr: Deno.NetAddr | Deno.UnixAddr | undefined;
   if (config.control !== undefined) {
-    const { hostname, port, token, socket } = config.control;
+    const { hostname, port, token, socket, healthzWithoutToken } = config.control;
     const handler = controlHandler({
       reload: () => reload("http"),
       active: () => active.active,
@@ -194,7 +194,9 @@ export async function serveWithReload(
         statusView(active.active, active.activeSince, history.newestFirst(), now, config.warnDays),
       metrics,
       warnDays: config.warnDays,
-      access: accessPolicy(socket === undefined ? hostname : undefined, token),
+      access: accessPolicy(socket === undefined ? hostname : undefined, token, {
+        withoutToken: healthzWithoutToken ? [HEALTH_PATH] : [],
+      }),
     });
     const control = socket === undefined
       ? listen("control", { hostname, port }, handler)

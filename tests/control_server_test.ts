@@ -34,6 +34,7 @@ interface Setup {
   readonly token?: string;
   readonly hostname?: string;
   readonly now?: Date;
+  readonly withoutToken?: readonly string[];
 }
 
 function handlerFor(outcome: ReloadOutcome, setup: Setup = {}) {
@@ -53,7 +54,9 @@ function handlerFor(outcome: ReloadOutcome, setup: Setup = {}) {
     status: (now) => statusView(ACTIVE, since, history.newestFirst(), now, 14),
     warnDays: 14,
     metrics,
-    access: accessPolicy(setup.hostname ?? "127.0.0.1", setup.token),
+    access: accessPolicy(setup.hostname ?? "127.0.0.1", setup.token, {
+      withoutToken: setup.withoutToken,
+    }),
     clock: () => setup.now ?? AT,
   });
   return { handle, reloads: () => reloads };
@@ -195,6 +198,35 @@ Deno.test("with a token, requests without the right Bearer token get 401 with WW
   assert.equal(allowed.status, 200);
   await allowed.body?.cancel();
   assert.equal(reloads(), 1);
+});
+
+Deno.test("a path left open to probes answers without the token; every other path, and its Host and browser checks, still apply", async () => {
+  const open = handlerFor(RELOADED, { token: "s3cret-token", withoutToken: ["/healthz"] });
+  const health = await open.handle(new Request(`${BASE}/healthz`));
+  assert.equal(health.status, 200);
+  assert.match(await health.text(), /^ok: serving /);
+  for (const path of ["/certs", "/metrics"]) {
+    const refused = await open.handle(new Request(`${BASE}${path}`));
+    assert.equal(refused.status, 401, path);
+    await refused.body?.cancel();
+  }
+  const reload = await open.handle(post());
+  assert.equal(reload.status, 401);
+  await reload.body?.cancel();
+  assert.equal(open.reloads(), 0);
+  const rebound = await open.handle(new Request("http://evil.example:3000/healthz"));
+  assert.equal(rebound.status, 403, "the Host check still guards the open path");
+  await rebound.body?.cancel();
+  const browser = await open.handle(
+    new Request(`${BASE}/healthz`, { headers: { origin: "https://evil.example" } }),
+  );
+  assert.equal(browser.status, 403, "browser requests are still refused on the open path");
+  await browser.body?.cancel();
+
+  const closed = handlerFor(RELOADED, { token: "s3cret-token" });
+  const guarded = await closed.handle(new Request(`${BASE}/healthz`));
+  assert.equal(guarded.status, 401, "without the option /healthz needs the token too");
+  await guarded.body?.cancel();
 });
 
 Deno.test("a POST with Content-Length: 0 is answered without making its body stream", async () => {

@@ -31,6 +31,11 @@ export interface ControlAddress {
   readonly token?: string;
   /** An absolute path: serve the control API on this Unix socket (mode 0600) instead of TCP. */
   readonly socket?: string;
+  /**
+   * Answer `GET /healthz` without the token, for liveness probes that send none (as Prometheus's
+   * `/-/healthy` does); every other path still needs it. Needs `token`; defaults to `false`.
+   */
+  readonly healthzWithoutToken?: boolean;
 }
 
 /**
@@ -125,6 +130,8 @@ export interface ResolvedControl {
   readonly token: string | undefined;
   /** Unix socket path, if any. */
   readonly socket: string | undefined;
+  /** Whether `/healthz` answers without the token. */
+  readonly healthzWithoutToken: boolean;
 }
 
 /** Default app and control addresses of the library and of the CLI. */
@@ -169,7 +176,7 @@ export function resolveServeOptions(
   }
   const warnDays = options.warnDays ?? DEFAULT_WARN_DAYS;
   if (!Number.isInteger(warnDays) || warnDays < 0) {
-    return problem("warnDays", `must be a whole number of days, 0 or more, got ${warnDays}`);
+    return problem("warnDays", `must be a whole number of days ≥ 0, got ${warnDays}`);
   }
   let control: ResolvedServeOptions["control"];
   if (options.control !== false) {
@@ -194,7 +201,14 @@ export function resolveServeOptions(
       );
     }
     if (!isPort(controlPort)) return problem("control.port", portProblem(controlPort));
-    control = { hostname: controlHostname, port: controlPort, token, socket };
+    const healthzWithoutToken = options.control?.healthzWithoutToken ?? false;
+    if (healthzWithoutToken && token === undefined) {
+      return problem(
+        "control.healthzWithoutToken",
+        "needs control.token: without a token every control path answers without one already",
+      );
+    }
+    control = { hostname: controlHostname, port: controlPort, token, socket, healthzWithoutToken };
   }
   return ok({
     cert: options.cert,

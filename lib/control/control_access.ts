@@ -4,7 +4,7 @@
  * name is refused (DNS rebinding), so is any browser request (an `Origin`
  * header, or `Sec-Fetch-Site: cross-site`/`same-site`), and with a token
  * configured, any request without `Authorization: Bearer <token>` (compared in
- * constant time). A body over {@linkcode MAX_CONTROL_BODY_BYTES} is refused
+ * constant time), except on the paths the policy leaves open to probes. A body over {@linkcode MAX_CONTROL_BODY_BYTES} is refused
  * without being read to the end.
  *
  * @module
@@ -24,24 +24,35 @@ export interface AccessPolicy {
   readonly token: string | undefined;
   /** The host names a `Host` header may name, or `undefined` to skip the check (wildcard address). */
   readonly hostnames: readonly string[] | undefined;
+  /** Paths answered without the token (e.g. `/healthz` for probes); every other check still applies. */
+  readonly withoutToken: readonly string[];
+}
+
+/** What else an {@linkcode accessPolicy} allows. */
+export interface AccessPolicyOptions {
+  /** Paths answered without the token, e.g. `["/healthz"]`; none by default. */
+  readonly withoutToken?: readonly string[];
 }
 
 /** The policy for a control server on `hostname` (`undefined` for a Unix socket), with an optional token. */
 export function accessPolicy(
   hostname: string | undefined,
   token: string | undefined,
+  options: AccessPolicyOptions = {},
 ): AccessPolicy {
+  const withoutToken = options.withoutToken ?? [];
   if (hostname !== undefined && WILDCARD_ADDRESSES.includes(hostname)) {
-    return { token, hostnames: undefined };
+    return { token, hostnames: undefined, withoutToken };
   }
   const names = hostname === undefined ? LOOPBACK_NAMES : [hostname, ...LOOPBACK_NAMES];
-  return { token, hostnames: names.map((name) => name.toLowerCase()) };
+  return { token, hostnames: names.map((name) => name.toLowerCase()), withoutToken };
 }
 
 /** The refusal for a request that fails a check, or `undefined` when it may go on. */
 export function refuseRequest(request: Request, policy: AccessPolicy): Response | undefined {
+  const url = new URL(request.url);
   if (policy.hostnames !== undefined) {
-    const host = new URL(request.url).hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+    const host = url.hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
     if (!policy.hostnames.includes(host)) {
       return refusal(
         403,
@@ -58,7 +69,10 @@ export function refuseRequest(request: Request, policy: AccessPolicy): Response 
         "refused, so that no web page can reload certificates",
     );
   }
-  if (policy.token !== undefined && !_tokenMatches(request, policy.token)) {
+  if (
+    policy.token !== undefined && !policy.withoutToken.includes(url.pathname) &&
+    !_tokenMatches(request, policy.token)
+  ) {
     return refusal(
       401,
       "Unauthorized: send the control token as Authorization: Bearer <token>",
