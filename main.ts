@@ -19,15 +19,18 @@ import { serverUrl } from "./lib/serve/listen.ts";
 import { Log } from "./lib/cli/log.ts";
 import { parseOptions, USAGE } from "./lib/cli/options.ts";
 import { type PidFile, takePidFile } from "./lib/cli/pid_file.ts";
+import { denoRunLine, serverArgs } from "./lib/cli/permissions.ts";
+import { formatTaskDenial } from "./lib/cli/task_words.ts";
+import { watchParent } from "./lib/cli/parent_watch.ts";
 import type { StartError } from "./lib/api/start_error.ts";
 import { readTokenFile } from "./lib/control/token.ts";
 import { formatStartError, serveWithReload } from "./mod.ts";
 
-/** Runs the server until SIGINT or SIGTERM; returns the process exit code. */
+/** Runs the server until SIGINT or SIGTERM (or, under a task, until the task runner is gone); returns the process exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   const command = parseOptions(args);
   if (!command.ok) {
-    console.error(`signal-server: ${command.error}\n\n${USAGE}`);
+    console.error(`signal-server: ${command.error} (see --help)`);
     return EXIT_CODE.usage;
   }
   if (command.value.kind === "help") {
@@ -35,9 +38,15 @@ export async function main(args: readonly string[]): Promise<number> {
     return EXIT_CODE.stopped;
   }
   const options = command.value.options;
+  if (command.value.kind === "print_command") {
+    console.log(denoRunLine(options, serverArgs(args)));
+    return EXIT_CODE.stopped;
+  }
   const log = new Log(options.logFormat);
+  const task = options.task;
   const failed = (error: StartError) => {
-    console.error(formatStartError(error));
+    const denial = task === undefined ? undefined : formatTaskDenial(error, task, serverArgs(args));
+    console.error(denial ?? formatStartError(error));
     return START_ERROR_EXIT_CODE[error.kind];
   };
   log.startup(`pid ${Deno.pid}`);
@@ -64,9 +73,11 @@ export async function main(args: readonly string[]): Promise<number> {
       port: options.controlPort,
       token,
       socket: options.controlSocket,
+      healthzWithoutToken: options.healthzWithoutToken,
     },
     onReload: (outcome) => log.outcome(outcome),
-    onStop: (event) => log.stop(event),
+    // main.ts calls shutdown() only when the task runner is gone.
+    onStop: (event) => log.stop(event, event.signal === "api" ? "task" : event.signal),
     onNotice: (notice) => log.notice(notice),
     tlsFront: options.tlsFront,
     watch: options.watch,
@@ -84,8 +95,16 @@ export async function main(args: readonly string[]): Promise<number> {
   log.startup(`app listening on ${serverUrl(server.addr, HELLO_PATH, server.scheme)}`);
   log.startup(`control listening on ${serverUrl(controlAddr, RELOAD_PATH)} (POST)`);
   if (pidFile !== undefined) log.startup(`pid ${Deno.pid} written to ${pidFile.path}`);
+  const stopWatching = new AbortController();
+  if (task !== undefined) {
+    watchParent((parent) => {
+      log.taskGone(task, parent);
+      void server.shutdown();
+    }, stopWatching.signal);
+  }
   log.startup(`ready: reload with ${reloadCommand} or kill -HUP ${Deno.pid}`);
   await server.finished;
+  stopWatching.abort();
   await pidFile?.release();
   return EXIT_CODE.stopped;
 }

@@ -209,6 +209,8 @@ export function serverFlags(options: Options): string[] {
   if (options.warnDays !== DEFAULT_OPTIONS.warnDays) flags.push(`--warn-days=${options.warnDays}`);
   if (options.logFormat !== "text") flags.push(`--log-format=${options.logFormat}`);
   if (options.pidFile !== undefined) flags.push(`--pid-file=${options.pidFile}`);
+  if (options.healthzWithoutToken) flags.push("--healthz-without-token");
+  if (options.task !== undefined) flags.push(`--task=${options.task}`);
   return options.key === undefined ? flags : [...flags, `--key=${options.key}`];
 }
 

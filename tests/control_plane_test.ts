@@ -307,6 +307,36 @@ Deno.test("a control socket without its grants names every flag it needs", async
   );
 });
 
+Deno.test("--healthz-without-token: a probe gets GET /healthz without the token; /certs, /metrics and POST /reload_certs still need it", async () => {
+  await using dir = await TempDir.create();
+  const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
+  const tokenFile = await dir.write("token", "probe-free-token\n");
+  await using server = await ServerProcess.start({
+    options: { cert, controlTokenFile: tokenFile, healthzWithoutToken: true },
+  });
+  const health = await fetch(server.controlUrl("/healthz"));
+  assert.equal(health.status, 200);
+  assert.match(await health.text(), /^ok: serving "/);
+  const head = await fetch(server.controlUrl("/healthz"), { method: "HEAD" });
+  assert.equal(head.status, 200);
+  await head.body?.cancel();
+  for (const path of ["/reload_certs", "/certs", "/metrics"]) {
+    const method = path === "/reload_certs" ? "POST" : "GET";
+    const refused = await fetch(server.controlUrl(path), { method });
+    assert.equal(refused.status, 401, path);
+    await refused.body?.cancel();
+    const allowed = await fetch(server.controlUrl(path), {
+      method,
+      headers: { authorization: "Bearer probe-free-token" },
+    });
+    assert.equal(allowed.status, 200, path);
+    await allowed.body?.cancel();
+  }
+  await using untokened = ServerProcess.spawn({ options: { cert, healthzWithoutToken: true } });
+  assert.equal((await untokened.exited()).code, 2);
+  assert.match(untokened.stderr, /--healthz-without-token needs --control-token-file/);
+});
+
 Deno.test("a non-loopback control address needs a token: exit 2 without one; with one it serves, token-guarded", async () => {
   await using dir = await TempDir.create();
   const pair: MintedCertificate = await mintCertificate({

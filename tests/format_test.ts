@@ -80,8 +80,7 @@ Deno.test("error descriptions say the cause in the operator's words", () => {
   );
   assert.equal(
     describeError(EXAMPLES.permission_denied),
-    'Cannot read key "key.pem": Deno denied read access; grant it with --allow-read=key.pem ' +
-      "(deno task start allows only the files named in its --allow-read flag in deno.json)",
+    'Cannot read key "key.pem": Deno denied read access; grant it with --allow-read=key.pem',
   );
   assert.equal(
     describeError(EXAMPLES.expired),

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { DEFAULT_OPTIONS, type Options, parseOptions } from "../lib/cli/options.ts";
 import { hostPort } from "../lib/ground/address.ts";
-import { NO_CONFIG, permissionFlags, V8_FLAGS } from "../lib/cli/permissions.ts";
+import {
+  denoRunLine,
+  NO_CONFIG,
+  permissionFlags,
+  serverArgs,
+  shellWord,
+  V8_FLAGS,
+} from "../lib/cli/permissions.ts";
+import { taskCommand } from "../lib/cli/task_words.ts";
+import { SERVER_TASK_NAMES } from "../lib/cli/tasks.ts";
 
 function parsed(args: string[]): Options {
   const result = parseOptions(args);
@@ -30,6 +39,8 @@ Deno.test("no flags give the documented defaults", () => {
     warnDays: 14,
     logFormat: "text",
     pidFile: undefined,
+    healthzWithoutToken: false,
+    task: undefined,
   });
 });
 
@@ -60,6 +71,9 @@ Deno.test("every flag sets its option", () => {
       "json",
       "--pid-file",
       "/run/signal-server/pid",
+      "--healthz-without-token",
+      "--task",
+      "start:tls",
     ]),
     {
       cert: "/etc/a.pem",
@@ -75,6 +89,8 @@ Deno.test("every flag sets its option", () => {
       warnDays: 30,
       logFormat: "json",
       pidFile: "/run/signal-server/pid",
+      healthzWithoutToken: true,
+      task: "start:tls",
     },
   );
 });
@@ -92,7 +108,22 @@ Deno.test("bad flags are usage errors that say what is wrong", () => {
   assert.match(usageError(["--bogus"]), /bogus/);
   assert.match(usageError(["extra"]), /extra/);
   assert.match(usageError(["--cert="]), /--cert must not be empty/);
-  assert.match(usageError(["--warn-days=-1"]), /--warn-days must be a whole number of days/);
+  for (const args of [["--warn-days=-1"], ["--warn-days", "-1"]]) {
+    assert.equal(usageError(args), '--warn-days must be a whole number of days ≥ 0, got "-1"');
+  }
+  assert.equal(
+    usageError(["--port", "-1"]),
+    '--port must be a port number from 0 to 65535, got "-1"',
+  );
+  assert.match(usageError(["--cert", "--watch"]), /option "--cert" needs a value/);
+  assert.equal(
+    usageError(["--task", "serve"]),
+    '--task must be one of start, start:tls, got "serve"',
+  );
+  assert.match(
+    usageError(["--healthz-without-token"]),
+    /--healthz-without-token needs --control-token-file/,
+  );
   assert.match(usageError(["--log-format", "xml"]), /--log-format must be one of text, json/);
   assert.match(
     usageError(["--tls-front", "fast"]),
@@ -168,14 +199,37 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
   assert.equal(hostPort("::1", 3000), "[::1]:3000");
 });
 
-Deno.test("deno task start grants exactly the permission flags of the default options", async () => {
+Deno.test("deno task start and start:tls run exactly the derived least-privilege line, marked --task", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
-  const command: string = config.tasks.start.command;
+  for (const task of SERVER_TASK_NAMES) {
+    const command: string = config.tasks[task].command;
+    assert.equal(command, taskCommand(task), `deno.json's ${task} task drifted from taskCommand`);
+    assert.doesNotMatch(command, /--allow-all|\s-A\b|--allow-(write|run|env|sys|ffi)/);
+  }
   assert.ok(
-    command.startsWith(`deno run ${permissionFlags(DEFAULT_OPTIONS).join(" ")} main.ts`),
-    `deno.json start task drifted from permissionFlags(DEFAULT_OPTIONS): ${command}`,
+    config.tasks.start.command.startsWith(
+      `deno run ${permissionFlags(DEFAULT_OPTIONS).join(" ")} main.ts --task start`,
+    ),
   );
-  assert.doesNotMatch(command, /--allow-all|\s-A\b|--allow-(write|run|env|sys|ffi)/);
+});
+
+Deno.test("--print-command prints the deno run line for the other flags, quoted for the shell, without --task", () => {
+  const args = ["--task", "start", "--print-command", "--port", "9443", "--pid-file", "/run/x.pid"];
+  const result = parseOptions(args);
+  assert.ok(result.ok && result.value.kind === "print_command", JSON.stringify(result));
+  const options = result.value.options;
+  assert.deepEqual(serverArgs(args), ["--port", "9443", "--pid-file", "/run/x.pid"]);
+  assert.equal(
+    denoRunLine(options, serverArgs(args)),
+    `deno run ${permissionFlags(options).join(" ")} main.ts --port 9443 --pid-file /run/x.pid`,
+  );
+  assert.deepEqual(serverArgs(["--task=start:tls", "--key", "k.pem", "--print-command"]), [
+    "--key",
+    "k.pem",
+  ]);
+  assert.equal(shellWord("/etc/my certs/it's.pem"), "'/etc/my certs/it'\\''s.pem'");
+  assert.equal(shellWord("--allow-net=[::1]:3000"), "'--allow-net=[::1]:3000'");
+  assert.equal(shellWord("--allow-read=cert.pem,key.pem"), "--allow-read=cert.pem,key.pem");
 });
 
 Deno.test("the server's and the example's module graphs are local files and node: built-ins only, so --no-config loses nothing", async () => {
@@ -213,5 +267,8 @@ Deno.test("deno task start:tls grants read of exactly cert.pem and key.pem", asy
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   const command: string = config.tasks["start:tls"].command;
   const options = { ...DEFAULT_OPTIONS, key: "key.pem" };
-  assert.equal(command, `deno run ${permissionFlags(options).join(" ")} main.ts --key key.pem`);
+  assert.equal(
+    command,
+    `deno run ${permissionFlags(options).join(" ")} main.ts --task start:tls --key key.pem`,
+  );
 });

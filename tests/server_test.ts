@@ -173,9 +173,8 @@ Deno.test("a key that does not match, or is not a key, fails the reload and keep
 
 Deno.test("deno task start's permissions cannot read a file outside them: permission_denied names the flag", async () => {
   const config = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`));
-  const taskFlags = (config.tasks.start.command as string).split(" ").filter((w) =>
-    w.startsWith("--")
-  );
+  const words = (config.tasks.start.command as string).split(" ");
+  const taskFlags = words.slice(0, words.indexOf("main.ts")).filter((w) => w.startsWith("--"));
   // The start task allows reading cert.pem only; asking it to also read the demo key is refused.
   await using server = ServerProcess.spawn({
     options: { cert: "cert.pem", key: "key.pem" },
@@ -186,8 +185,7 @@ Deno.test("deno task start's permissions cannot read a file outside them: permis
   assert.equal(
     server.stderr,
     'startup failed: Cannot read key "key.pem": Deno denied read access; grant it with ' +
-      "--allow-read=key.pem (deno task start allows only the files named in its --allow-read " +
-      "flag in deno.json); the server was not started\n",
+      "--allow-read=key.pem; the server was not started\n",
   );
 });
 
@@ -236,7 +234,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
-Deno.test("bad flags print the usage and exit 2; --help exits 0", async () => {
+Deno.test("a bad flag prints one line that points to --help and exits 2; --help prints the usage and exits 0", async () => {
   const main = `${REPO}/main.ts`;
   const usage = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--no-prompt", main, "--port", "nope"],
@@ -244,7 +242,10 @@ Deno.test("bad flags print the usage and exit 2; --help exits 0", async () => {
     stderr: "piped",
   }).output();
   assert.equal(usage.code, 2);
-  assert.match(new TextDecoder().decode(usage.stderr), /--port must be a port number[\s\S]*Usage:/);
+  assert.equal(
+    new TextDecoder().decode(usage.stderr),
+    'signal-server: --port must be a port number from 0 to 65535, got "nope" (see --help)\n',
+  );
   const help = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--no-prompt", main, "--help"],
     stdout: "piped",

@@ -21,6 +21,8 @@ export interface PidFileError {
   readonly path: string;
   /** What is wrong, in the operator's words. */
   readonly problem: string;
+  /** `true` when Deno's permissions refused it (the process lacks `--allow-read`/`--allow-write` for it). */
+  readonly deniedByDeno?: boolean;
 }
 
 /**

@@ -90,8 +90,7 @@ function _permissionCause(
       `--allow-read=${error.refusedPath}`;
   }
   if (error.deniedBy === "deno") {
-    return `Deno denied read access; grant it with --allow-read=${error.path} (deno task start ` +
-      "allows only the files named in its --allow-read flag in deno.json)";
+    return `Deno denied read access; grant it with --allow-read=${error.path}`;
   }
   const checked = error.linkTarget === undefined
     ? "the file's owner and mode"

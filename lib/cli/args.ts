@@ -61,7 +61,8 @@ export function parseFlags<T extends Record<string, FlagSpec>>(
       continue;
     }
     const next = args[i + 1];
-    if (next === undefined || next.startsWith("-") && next !== "-") {
+    // A negative number (`--warn-days -1`) is a value, for its flag's own check to refuse by name.
+    if (next === undefined || next.startsWith("-") && next !== "-" && !NEGATIVE_NUMBER.test(next)) {
       return err(`option "${written}" needs a value: ${written} <value>`);
     }
     values[name] = next;
@@ -69,6 +70,8 @@ export function parseFlags<T extends Record<string, FlagSpec>>(
   }
   return ok({ values: values as FlagValues<T>, positionals });
 }
+
+const NEGATIVE_NUMBER = /^-\d/;
 
 function _flagName(written: string, specs: Record<string, FlagSpec>): string | undefined {
   if (written.startsWith("--")) {

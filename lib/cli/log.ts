@@ -91,11 +91,22 @@ export class Log {
     });
   }
 
-  /** Logs a step of a graceful stop, tagged by the signal that asked for it. */
-  stop(event: StopEvent): void {
+  /** Logs that the task runner that started the server is gone, so the server stops too. */
+  taskGone(task: string, pid: number): void {
     this.#write({
       at: new Date(),
-      tag: event.signal,
+      tag: "task",
+      level: "warning",
+      event: "stop",
+      message: `deno task ${task} (pid ${pid}) is gone: stopping the server with it`,
+    });
+  }
+
+  /** Logs a step of a graceful stop, tagged by the signal that asked for it (or by `tag`). */
+  stop(event: StopEvent, tag: string = event.signal): void {
+    this.#write({
+      at: new Date(),
+      tag,
       level: event.phase === "forced" ? "warning" : "info",
       event: "stop",
       message: formatStop(event.phase),

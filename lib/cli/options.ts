@@ -11,6 +11,7 @@ import { DEFAULT_ADDRESSES, isLoopback, MAX_PORT } from "../api/serve_options.ts
 import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "../serve/tls/tls_front.ts";
 import { DEFAULT_WARN_DAYS } from "../reload/expiry.ts";
 import { LOG_FORMATS, type LogFormat } from "./log.ts";
+import { isServerTask, SERVER_TASK_NAMES, type ServerTaskName } from "./tasks.ts";
 
 /** Everything the server is configured with. */
 export interface Options {
@@ -40,6 +41,10 @@ export interface Options {
   readonly logFormat: LogFormat;
   /** Where to write the server's pid, locked while it runs. */
   readonly pidFile: string | undefined;
+  /** Answer `GET /healthz` without the control token, for probes that send none. */
+  readonly healthzWithoutToken: boolean;
+  /** The deno.json task that started the server (set by the task's own command), if any. */
+  readonly task: ServerTaskName | undefined;
 }
 
 /** The values used for flags that are not given. */
@@ -54,19 +59,23 @@ export const DEFAULT_OPTIONS: Options = {
   warnDays: DEFAULT_WARN_DAYS,
   logFormat: "text",
   pidFile: undefined,
+  healthzWithoutToken: false,
+  task: undefined,
 };
 
-/** What parsing the command line asks for: run with options, or print help. */
-export type Command = { readonly kind: "run"; readonly options: Options } | {
-  readonly kind: "help";
-};
+/** What parsing the command line asks for: run with options, print the `deno run` line for them, or print help. */
+export type Command =
+  | { readonly kind: "run"; readonly options: Options }
+  | { readonly kind: "print_command"; readonly options: Options }
+  | { readonly kind: "help" };
 
 /** The `--help` text. */
 export const USAGE = `signal-server: serves GET /hello and reloads its TLS certificate on demand,
 telling the operator whether the reload worked.
 
-Usage: deno task start [options]
-       (or: deno run --allow-read=<cert>[,<key>] --allow-net=<app>,<control> [--unstable-net] main.ts [options])
+Usage: deno task start [options]        (deno task start:tls [options] adds --key key.pem)
+       deno task start --print-command [options]   prints the deno run line with exactly the
+                                                   permissions these options need
 
 Options:
   --cert <path>              certificate PEM file, leaf first (default: ${DEFAULT_OPTIONS.cert})
@@ -80,12 +89,17 @@ Options:
                              with the token in this file (read once at startup)
   --control-socket <path>    serve the control API on this Unix socket (absolute path, mode 0600)
                              instead of TCP
+  --healthz-without-token    answer GET /healthz without the token (for liveness probes); every
+                             other control path still needs it
   --watch                    reload when the certificate or key changes on disk (within 2 s)
   --warn-days <days>         warn when the certificate expires within this many days (default: ${DEFAULT_OPTIONS.warnDays})
   --log-format <format>      text (default) or json (one JSON object per line)
   --pid-file <path>          write the server's pid here, locked while it runs, removed at exit
   --tls-front <front>        HTTPS front: native (HTTP/2 and 1.1, needs --unstable-net), node
                              (node:https, HTTP/1.1), or auto: native when it can run (default: auto)
+  --print-command            print the least-privilege deno run line for the other flags, and exit
+  --task <name>              set by deno.json's start tasks: names the task in messages, and stops
+                             the server when the task runner that started it is gone
   -h, --help                 print this help
 
 Reload the certificate:
@@ -113,6 +127,9 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
     "warn-days": { type: "string" },
     "log-format": { type: "string" },
     "pid-file": { type: "string" },
+    "healthz-without-token": { type: "boolean" },
+    "print-command": { type: "boolean" },
+    task: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (!parsed.ok) return parsed;
@@ -129,9 +146,20 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
   if (!isLoopback(controlHostname) && controlTokenFile === undefined) {
     return err(
       `--control-hostname must be a loopback address (127.0.0.1, ::1 or localhost) unless ` +
-        `--control-token-file is given, got "${controlHostname}": the control server can reload ` +
-        "certificates, and without a token anyone who reaches it could",
+        `--control-token-file is given, got "${controlHostname}": without a token, anyone who ` +
+        "can reach the control server could reload its certificates and read their details",
     );
+  }
+  const healthzWithoutToken = values["healthz-without-token"] ?? false;
+  if (healthzWithoutToken && controlTokenFile === undefined) {
+    return err(
+      "--healthz-without-token needs --control-token-file: without a token every control path " +
+        "answers without one already",
+    );
+  }
+  const task = values.task;
+  if (task !== undefined && !isServerTask(task)) {
+    return err(`--task must be one of ${SERVER_TASK_NAMES.join(", ")}, got "${task}"`);
   }
   if (controlSocket !== undefined && !controlSocket.startsWith("/")) {
     return err(
@@ -145,7 +173,7 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
   }
   const warnDays = values["warn-days"] ?? String(DEFAULT_OPTIONS.warnDays);
   if (!/^\d+$/.test(warnDays)) {
-    return err(`--warn-days must be a whole number of days, got "${warnDays}"`);
+    return err(`--warn-days must be a whole number of days ≥ 0, got "${warnDays}"`);
   }
   const logFormat = values["log-format"] ?? DEFAULT_OPTIONS.logFormat;
   if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
@@ -155,7 +183,7 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
     if (values[flag] === "") return err(`--${flag} must not be empty`);
   }
   return ok({
-    kind: "run",
+    kind: values["print-command"] ? "print_command" : "run",
     options: {
       cert: values.cert ?? DEFAULT_OPTIONS.cert,
       key: values.key ?? DEFAULT_OPTIONS.key,
@@ -170,6 +198,8 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
       warnDays: Number(warnDays),
       logFormat: logFormat as LogFormat,
       pidFile: values["pid-file"],
+      healthzWithoutToken,
+      task,
     },
   });
 }

@@ -28,18 +28,37 @@ export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--optimize-for-size"
  */
 export const NO_CONFIG = "--no-config";
 
+/** What a server with some options may touch: the paths it reads and writes, and the addresses it listens on. */
+export interface Grants {
+  /** Paths read: certificate, key, token file, control socket, pid file. */
+  readonly read: readonly string[];
+  /** Paths written: control socket, pid file. */
+  readonly write: readonly string[];
+  /** Addresses listened on (`host:port`, or `unix:<path>` for the control socket). */
+  readonly net: readonly string[];
+}
+
+/** The least a server with these options must be granted. */
+export function grants(options: Options): Grants {
+  const socket = options.controlSocket;
+  return {
+    read: [options.cert, options.key, options.controlTokenFile, socket, options.pidFile]
+      .filter((path) => path !== undefined),
+    // A Unix socket needs read and write of its path besides the net grant (Deno 2.9.6); the pid
+    // file is written, locked and removed.
+    write: [socket, options.pidFile].filter((path) => path !== undefined),
+    net: [
+      hostPort(options.hostname, options.port),
+      socket === undefined
+        ? hostPort(options.controlHostname, options.controlPort)
+        : `unix:${socket}`,
+    ],
+  };
+}
+
 /** The `deno run` flags a server with these options needs (permissions, and nothing more), plus {@linkcode NO_CONFIG} and, except for the node front, {@linkcode V8_FLAGS}. */
 export function permissionFlags(options: Options): string[] {
-  const socket = options.controlSocket;
-  const readable = [options.cert, options.key, options.controlTokenFile, socket, options.pidFile]
-    .filter((path) => path !== undefined);
-  const writable = [socket, options.pidFile].filter((path) => path !== undefined);
-  const listens = [
-    hostPort(options.hostname, options.port),
-    socket === undefined
-      ? hostPort(options.controlHostname, options.controlPort)
-      : `unix:${socket}`,
-  ];
+  const { read, write, net } = grants(options);
   const tls = options.key !== undefined;
   // The node:https front runs far more JavaScript per request, and V8's defaults suit it better: the
   // semi-space cap cost it 1.4–1.6× CPU per request, --optimize-for-size 1.6–1.8× more.
@@ -47,12 +66,46 @@ export function permissionFlags(options: Options): string[] {
     "--no-prompt",
     NO_CONFIG,
     ...(tls && options.tlsFront === "node" ? [] : [V8_FLAGS]),
-    `--allow-read=${readable.join(",")}`,
-    // A Unix socket needs read and write of its path besides the net grant (Deno 2.9.6); the pid
-    // file is written, locked and removed.
-    ...(writable.length === 0 ? [] : [`--allow-write=${writable.join(",")}`]),
-    `--allow-net=${listens.join(",")}`,
+    `--allow-read=${read.join(",")}`,
+    ...(write.length === 0 ? [] : [`--allow-write=${write.join(",")}`]),
+    `--allow-net=${net.join(",")}`,
   ];
   // The native HTTPS front binds each certificate's listener with SO_REUSEPORT, which Deno gates.
   return tls && options.tlsFront !== "node" ? [...flags, "--unstable-net"] : flags;
+}
+
+/**
+ * The whole `deno run … main.ts …` line for a server with these options, run from the project
+ * directory as deno.json's tasks are: {@linkcode permissionFlags}, then `main.ts` and its
+ * arguments, each quoted for a POSIX shell where needed.
+ */
+export function denoRunLine(options: Options, mainArgs: readonly string[]): string {
+  return ["deno", "run", ...permissionFlags(options), "main.ts", ...mainArgs].map(shellWord)
+    .join(" ");
+}
+
+/** The server's own flags out of a command line: without `--print-command` and `--task <name>`. */
+export function serverArgs(args: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === "--") {
+      kept.push(...args.slice(i));
+      break;
+    }
+    if (arg === "--print-command" || arg.startsWith("--task=")) continue;
+    if (arg === "--task") {
+      i++;
+      continue;
+    }
+    kept.push(arg);
+  }
+  return kept;
+}
+
+const PLAIN_WORD = /^[\w@%+=:,./-]+$/;
+
+/** A word as a POSIX shell reads it back: as it is when plain, else in single quotes. */
+export function shellWord(word: string): string {
+  return PLAIN_WORD.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }

@@ -25,7 +25,8 @@ export async function takePidFile(path: string): Promise<Result<PidFile, PidFile
   try {
     file = await Deno.open(path, { read: true, write: true, create: true });
   } catch (error) {
-    return err({ path, problem: _problem(error, path) });
+    const deniedByDeno = error instanceof Deno.errors.NotCapable;
+    return err({ path, problem: _problem(error, path), ...(deniedByDeno ? { deniedByDeno } : {}) });
   }
   try {
     if (!(await file.tryLock(true))) {
