@@ -157,8 +157,9 @@ export async function serveWithReload(
   report(startupOutcome(loaded.value, at, performance.now() - started));
 
   const appAddress = { hostname: config.hostname, port: config.port };
-  const onMigration = (migration: ConnectionMigration) =>
-    config.onNotice({ kind: "connection_migration", migration });
+  // Told while the native front starts; noticed after the front itself, below.
+  let migration: ConnectionMigration | undefined;
+  const onMigration = (found: ConnectionMigration) => migration = found;
   let app: Result<TlsFront | Deno.HttpServer<Deno.NetAddr>, ListenError>;
   if (front === undefined) app = listen("app", appAddress, config.handler);
   else if (front.value.front === "native") {
@@ -173,6 +174,7 @@ export async function serveWithReload(
   if (tls !== undefined) {
     const fallback = front?.ok ? front.value.fallback : undefined;
     config.onNotice({ kind: "tls_front", front: tls.name, protocols: tls.protocols, fallback });
+    if (migration !== undefined) config.onNotice({ kind: "connection_migration", migration });
   }
   const active = new Reloader(loaded.value, {
     load: (now) => loadCertificate(paths, { now }),

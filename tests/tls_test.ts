@@ -53,6 +53,22 @@ for (const front of FRONTS) {
     );
   });
 
+  Deno.test(`"ready" is the last startup line: the front and connection-migration notices come before it (${front} front)`, async () => {
+    await using dir = await TempDir.create();
+    await using server = await ServerProcess.start({
+      options: { ...await dir.writePair(await mintCertificate()), tlsFront: front },
+    });
+    const startup = server.lines.filter((line) => /\[startup\] /.test(line));
+    assert.match(startup.at(-1) ?? "", /\[startup\] ready: /, startup.join("\n"));
+    assert.ok(startup.some((line) => line.includes(`HTTPS served by the ${front} front`)));
+    if (front === "native") {
+      assert.ok(
+        startup.some((line) => line.includes("[startup] net.ipv4.tcp_migrate_req ")),
+        `the migration notice comes before ready:\n${startup.join("\n")}`,
+      );
+    }
+  });
+
   Deno.test(`HEAD /hello answers curl -I over HTTP/2 and HTTP/1.1 with GET's status and headers and no body (${front} front)`, async () => {
     await using dir = await TempDir.create();
     const pair = await mintCertificate();

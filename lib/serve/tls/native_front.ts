@@ -90,9 +90,10 @@ export function serveOnConnection(): ServeOnConnection | undefined {
 }
 
 /**
- * Starts the native front. `onMigration` is told, soon after, whether the
- * kernel hands connections waiting in a closed listener's queue to the next
- * one (`net.ipv4.tcp_migrate_req`), found by a test connection at startup.
+ * Starts the native front. `onMigration` is told, before this resolves, whether
+ * the kernel hands connections waiting in a closed listener's queue to the next
+ * one (`net.ipv4.tcp_migrate_req`), found by a test connection at startup (it
+ * takes a few milliseconds, at most 2 s).
  */
 export async function listenNativeTls(
   address: ListenAddress,
@@ -189,7 +190,8 @@ export async function listenNativeTls(
     served.finished.then(forget, forget);
   };
   void accept(listener);
-  void migrationProbe.finish(onMigration);
+  // Reported before the front is handed back, so that every startup line comes before "ready".
+  await migrationProbe.finish(onMigration);
 
   return ok({
     name: "native",
