@@ -56,8 +56,18 @@ Deno.test("defaults: app and control on 127.0.0.1:8080 and :3000, signals on, pl
     port: 3000,
     token: undefined,
     socket: undefined,
+    healthzWithoutToken: false,
   });
   assert.equal(resolved.value.tlsFront, "auto");
+  const untokened = resolveServeOptions({
+    cert: "cert.pem",
+    handler: hello,
+    control: { healthzWithoutToken: true },
+  });
+  assert.deepEqual(!untokened.ok && untokened.error, {
+    option: "control.healthzWithoutToken",
+    problem: "needs control.token: without a token every control path answers without one already",
+  });
   assert.equal(resolved.value.signals, true);
   assert.equal(resolved.value.key, undefined);
   const noControl = resolveServeOptions({ cert: "cert.pem", handler: hello, control: false });
