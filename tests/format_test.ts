@@ -3,7 +3,11 @@ import type { CertificateError, CertificateErrorKind } from "../lib/certificate/
 import { formatNotice } from "../lib/api/notice.ts";
 import { formatStartupFailure } from "../lib/api/start_error.ts";
 import { describeError } from "../lib/certificate/describe_error.ts";
-import { formatOutcome, OUTCOME_HTTP_STATUS } from "../lib/reload/outcome_words.ts";
+import {
+  formatOutcome,
+  OUTCOME_HTTP_STATUS,
+  shortFingerprint,
+} from "../lib/reload/outcome_words.ts";
 import { formatListenError } from "../lib/serve/listen.ts";
 import { fakeCertificate } from "./_certificates.ts";
 
@@ -106,8 +110,24 @@ Deno.test("a reloaded line names the new certificate, its expiry, days left and 
       previous: OLD,
     }),
     'reloaded: now serving "cert.pem": CN=localhost [DNS:localhost], expires ' +
-      "2027-11-27T12:00:00Z (365 days left), SHA-256 BB:BB; replaced SHA-256 AA:AA",
+      "2027-11-27T12:00:00Z (365 days left), SHA-256 BB:BB; it replaced one that expires " +
+      "2026-12-27T12:00:00Z",
   );
+});
+
+Deno.test("a line shows a fingerprint's first 8 bytes; /certs and the JSON keep it whole", () => {
+  const whole =
+    "56:C7:DB:4E:49:51:A3:B7:F2:22:11:AF:48:45:6C:39:5A:24:B8:1E:88:59:F5:EF:12:7A:BA:47:3E:42:F8:78";
+  assert.equal(shortFingerprint(whole), "56:C7:DB:4E:49:51:A3:B7…");
+  assert.equal(shortFingerprint("AA:BB"), "AA:BB");
+  const line = formatOutcome({
+    kind: "loaded",
+    trigger: "startup",
+    at: AT,
+    durationMs: 1,
+    certificate: { ...NEW, fingerprint256: whole },
+  });
+  assert.ok(line.endsWith("SHA-256 56:C7:DB:4E:49:51:A3:B7…"), line);
 });
 
 Deno.test("an unchanged line says nothing was swapped, so it cannot pass for a rotation", () => {

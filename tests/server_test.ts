@@ -3,6 +3,9 @@
  * with the least-privilege permissions of `deno task start`.
  */
 
+import { X509Certificate } from "node:crypto";
+import { shortFingerprint } from "../lib/reload/outcome_words.ts";
+import { formatTime } from "../lib/ground/time.ts";
 import assert from "node:assert/strict";
 import {
   fingerprintOf,
@@ -58,10 +61,15 @@ Deno.test("POST /reload_certs after the file is replaced reports the new certifi
   const reloaded = await postReload(server);
   assert.equal(reloaded.status, 200);
   assert.match(reloaded.body, /^reloaded: now serving .*CN=second\.test/);
-  assert.ok(reloaded.body.includes(`SHA-256 ${fingerprintOf(second.certificatePem)};`));
   assert.ok(
-    reloaded.body.endsWith(`replaced SHA-256 ${fingerprintOf(first.certificatePem)}\n`),
+    reloaded.body.includes(`SHA-256 ${shortFingerprint(fingerprintOf(second.certificatePem))};`),
   );
+  const firstExpiry = formatTime(new X509Certificate(first.certificatePem).validToDate);
+  assert.ok(
+    reloaded.body.endsWith(`; it replaced one that expires ${firstExpiry}\n`),
+    reloaded.body,
+  );
+  assert.equal(reloaded.body.match(/SHA-256/g)?.length, 1, "one fingerprint in the line");
 
   const again = await postReload(server);
   assert.equal(again.status, 200);
@@ -79,7 +87,7 @@ Deno.test("SIGHUP reloads a new certificate and logs the line a POST answers", a
   server.signal("SIGHUP");
   const logged = await server.nextLogLine("SIGHUP", from);
   assert.match(logged.text, /^reloaded: now serving .*CN=rotated\.test/);
-  assert.ok(logged.text.includes(fingerprintOf(next.certificatePem)));
+  assert.ok(logged.text.includes(shortFingerprint(fingerprintOf(next.certificatePem))));
   const post = await postReload(server);
   assert.match(post.body, /^unchanged: .*CN=rotated\.test/);
 });
@@ -131,7 +139,7 @@ Deno.test("every bad file fails with the same text via POST and SIGHUP, and the 
       post.body.includes(`; still serving the previous certificate "${cert}": CN=good.test`),
       name,
     );
-    assert.ok(post.body.endsWith(`SHA-256 ${goodFingerprint}\n`), name);
+    assert.ok(post.body.endsWith(`SHA-256 ${shortFingerprint(goodFingerprint)}\n`), name);
     assert.equal(logged, post.body.trimEnd(), `${name}: SIGHUP log line must equal the POST body`);
     assert.equal(await hello(server), "Hello, world!", `${name}: /hello must keep answering`);
   }
@@ -168,7 +176,7 @@ Deno.test("a key that does not match, or is not a key, fails the reload and keep
   await dir.write("key.pem", other.keyPem);
   const both = await postReload(server);
   assert.equal(both.status, 200);
-  assert.ok(both.body.includes(fingerprintOf(other.certificatePem)));
+  assert.ok(both.body.includes(shortFingerprint(fingerprintOf(other.certificatePem))));
 });
 
 Deno.test("deno task start's permissions cannot read a file outside them: permission_denied names the flag", async () => {

@@ -192,7 +192,7 @@ Deno.test("a grant on the link's target instead of the link asks for the link's 
     server.stderr,
     new RegExp(
       `^startup failed: Cannot read certificate "${layout.cert}": Deno denied read access; ` +
-        `grant it with --allow-read=${layout.cert} `,
+        `grant it with --allow-read=${layout.cert}; the server was not started\n$`,
     ),
   );
 });

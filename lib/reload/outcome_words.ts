@@ -54,7 +54,7 @@ function _renderOutcome(outcome: ReloadOutcome): string {
       return formatLoaded(outcome.certificate, outcome.at);
     case "reloaded":
       return `reloaded: now serving ${describeCertificate(outcome.certificate, outcome.at)}` +
-        `; replaced SHA-256 ${outcome.previous.fingerprint256}`;
+        `; it replaced one that expires ${formatTime(outcome.previous.notAfter)}`;
     case "unchanged":
       return `unchanged: "${outcome.certificate.path}" holds the certificate already being served, ` +
         `${_certificateSummary(outcome.certificate, outcome.at)}; nothing was swapped`;
@@ -71,7 +71,7 @@ export function formatLoaded(certificate: Certificate, now: Date): string {
   return `loaded ${describeCertificate(certificate, now)}`;
 }
 
-/** Says which certificate this is: file, subject, names, expiry, days left and fingerprint. */
+/** Says which certificate this is: file, subject, names, expiry, days left and the fingerprint's start. */
 export function describeCertificate(certificate: Certificate, now: Date): string {
   return `"${certificate.path}": ${_certificateSummary(certificate, now)}`;
 }
@@ -104,5 +104,22 @@ function _certificateSummary(certificate: Certificate, now: Date): string {
     ? ` [${certificate.subjectAltNames.join(", ")}]`
     : "";
   return `${certificate.subject}${names}, expires ${formatTime(certificate.notAfter)} ` +
-    `(${formatDaysLeft(certificate.notAfter, now)}), SHA-256 ${certificate.fingerprint256}`;
+    `(${formatDaysLeft(certificate.notAfter, now)}), SHA-256 ${
+      shortFingerprint(certificate.fingerprint256)
+    }`;
+}
+
+/** How many bytes of a fingerprint a line shows: enough to tell certificates apart at a glance. */
+export const SHORT_FINGERPRINT_BYTES = 8;
+
+/**
+ * A fingerprint as lines show it: its first {@linkcode SHORT_FINGERPRINT_BYTES} bytes and `…`
+ * (`56:C7:DB:4E:49:51:A3:B7…`), the way it starts in `openssl x509 -fingerprint -sha256`. The
+ * whole one is in `/certs`, the JSON answers and the JSON log.
+ */
+export function shortFingerprint(fingerprint: string): string {
+  const bytes = fingerprint.split(":");
+  return bytes.length <= SHORT_FINGERPRINT_BYTES
+    ? fingerprint
+    : `${bytes.slice(0, SHORT_FINGERPRINT_BYTES).join(":")}…`;
 }
