@@ -136,7 +136,7 @@ Deno.test("a start Deno refuses under a task says what the task grants, what thi
   );
 });
 
-Deno.test("bad flags to deno task start print one line that points to --help, each finished", async () => {
+Deno.test("bad flags to deno task start and reload print one line that points to --help, each finished", async () => {
   const cases: [string[], string][] = [
     [["--prot", "1"], 'unknown option "--prot"'],
     [["--warn-days", "-1"], '--warn-days must be a whole number of days ≥ 0, got "-1"'],
@@ -152,6 +152,9 @@ Deno.test("bad flags to deno task start print one line that points to --help, ea
     assert.equal(ran.code, 2, args.join(" "));
     assert.equal(ran.stderr.trim(), `signal-server: ${problem} (see --help)`);
   }
+  const client = await task("reload", "--prot", "1");
+  assert.equal(client.code, 2);
+  assert.equal(client.stderr.trim(), 'signal-server: unknown option "--prot" (see --help)');
 });
 
 Deno.test("deno task reload and status reach another host name, port, Unix socket and token file, as documented", async () => {

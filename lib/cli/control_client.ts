@@ -59,7 +59,7 @@ interface Target {
 export async function runClient(args: readonly string[]): Promise<number> {
   const parsed = _parse(args);
   if (!parsed.ok) {
-    console.error(`signal-server: ${parsed.error}\n\n${CLIENT_USAGE}`);
+    console.error(`signal-server: ${parsed.error} (see --help)`);
     return EXIT_CODE.usage;
   }
   const { command, values } = parsed.value;
