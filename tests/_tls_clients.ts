@@ -23,17 +23,19 @@ export async function servedFingerprint(port: number): Promise<string> {
   return fingerprintOf(pem);
 }
 
-/** Runs `curl --cacert` against a URL; returns curl's exit code and body. */
+/** Runs `curl --cacert` (with any other flags, e.g. `--http2 -I`) against a URL; returns curl's exit code, output and errors. */
 export async function curlWithCa(
   url: string,
   caPath: string,
-): Promise<{ code: number; body: string }> {
+  flags: readonly string[] = [],
+): Promise<{ code: number; body: string; stderr: string }> {
   const output = await new Deno.Command("curl", {
-    args: ["--silent", "--show-error", "--max-time", "10", "--cacert", caPath, url],
+    args: ["--silent", "--show-error", "--max-time", "10", ...flags, "--cacert", caPath, url],
     stdout: "piped",
     stderr: "piped",
   }).output();
-  return { code: output.code, body: new TextDecoder().decode(output.stdout) };
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, body: decode(output.stdout), stderr: decode(output.stderr) };
 }
 
 /** GETs a URL over a new connection that trusts only the given CA certificates. */

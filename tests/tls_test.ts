@@ -45,7 +45,11 @@ for (const front of FRONTS) {
     );
     assert.equal(await fetchWithCa(httpsHello(server), [pair.certificatePem]), "Hello, world!");
     const ca = await dir.write("ca.pem", pair.certificatePem);
-    assert.deepEqual(await curlWithCa(httpsHello(server), ca), { code: 0, body: "Hello, world!" });
+    assert.deepEqual(await curlWithCa(httpsHello(server), ca), {
+      code: 0,
+      body: "Hello, world!",
+      stderr: "",
+    });
     const stranger = await dir.write("stranger.pem", (await mintCertificate()).certificatePem);
     assert.equal(
       (await curlWithCa(httpsHello(server), stranger)).code,
@@ -81,24 +85,9 @@ for (const front of FRONTS) {
       "--http1.1": "HTTP/1.1 200",
     };
     for (const [flag, statusLine] of Object.entries(expected)) {
-      const output = await new Deno.Command("curl", {
-        args: [
-          "--silent",
-          "--show-error",
-          "--max-time",
-          "10",
-          flag,
-          "-I",
-          "--cacert",
-          ca,
-          httpsHello(server),
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(output.stdout);
-      assert.equal(output.code, 0, `curl ${flag} -I: ${new TextDecoder().decode(output.stderr)}`);
-      assert.ok(text.startsWith(`${statusLine}`), text);
+      const { code, body: text, stderr } = await curlWithCa(httpsHello(server), ca, [flag, "-I"]);
+      assert.equal(code, 0, `curl ${flag} -I: ${stderr}`);
+      assert.ok(text.startsWith(statusLine), text);
       assert.match(text, /^content-type: text\/plain/im, `curl ${flag} -I shows GET's headers`);
       assert.ok(text.endsWith("\r\n\r\n"), `curl ${flag} -I: no body after the headers:\n${text}`);
     }
@@ -134,6 +123,7 @@ for (const front of FRONTS) {
     assert.deepEqual(await curlWithCa(httpsHello(server), newCa), {
       code: 0,
       body: "Hello, world!",
+      stderr: "",
     });
     assert.equal((await curlWithCa(httpsHello(server), oldCa)).code, 60);
     assert.equal(await fetchWithCa(httpsHello(server), [pairs[0].certificatePem]), "Hello, world!");
