@@ -88,7 +88,11 @@ class Normalizer {
   line(text: string): string {
     return text
       .replace(new RegExp(`\\b${this.#pid}\\b`, "g"), "<pid>")
-      .replace(/(?:[0-9A-F]{2}:){31}[0-9A-F]{2}/g, (fp) => this.#label("fingerprint", fp))
+      // A whole fingerprint (/certs, JSON) or its first 8 bytes and "…" (the one-line outcomes).
+      .replace(
+        /(?:[0-9A-F]{2}:){31}[0-9A-F]{2}|(?:[0-9A-F]{2}:){7}[0-9A-F]{2}…/g,
+        (fp) => this.#label("fingerprint", fp),
+      )
       .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z/g, "<time>")
       .replace(
         /\((\d+) days? left\)/g,
