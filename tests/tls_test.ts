@@ -91,7 +91,11 @@ for (const front of FRONTS) {
       assert.match(text, /^content-type: text\/plain/im, `curl ${flag} -I shows GET's headers`);
       assert.ok(text.endsWith("\r\n\r\n"), `curl ${flag} -I: no body after the headers:\n${text}`);
       if (front === "native" && statusLine.startsWith("HTTP/1.1")) {
-        assert.match(text, /^content-length: 13\r$/im, "HTTP/1.1 keeps the length Deno counts for GET");
+        assert.match(
+          text,
+          /^content-length: 13\r$/im,
+          "HTTP/1.1 keeps the length Deno counts for GET",
+        );
       }
     }
   });
