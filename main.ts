@@ -82,6 +82,7 @@ export async function main(args: readonly string[]): Promise<number> {
     tlsFront: options.tlsFront,
     watch: options.watch,
     warnDays: options.warnDays,
+    allowDroppedNames: options.allowDroppedNames,
   });
   if (!started.ok) {
     await pidFile?.release();

@@ -35,10 +35,12 @@ import { ExpiryWarner } from "./lib/reload/expiry.ts";
 import { POLL_MS, watchFiles } from "./lib/reload/watcher.ts";
 import {
   Reloader,
+  type ReloadOptions,
   type ReloadOutcome,
   type ReloadTrigger,
   startupOutcome,
 } from "./lib/reload/reloader.ts";
+import { type DiskState, DriftCheck } from "./lib/reload/drift.ts";
 import { err, ok, type Result } from "./lib/ground/result.ts";
 import { resolveServeOptions, type ServeWithReloadOptions } from "./lib/api/serve_options.ts";
 import { installSignalHandlers, type StopEvent } from "./lib/serve/signals.ts";
@@ -62,7 +64,20 @@ export { formatNotice } from "./lib/api/notice.ts";
 export { formatOutcome } from "./lib/reload/outcome_words.ts";
 export { formatStartError } from "./lib/api/start_error.ts";
 export type { ListenError, ServerName } from "./lib/serve/listen.ts";
-export type { ReloadOutcome, ReloadOutcomeKind, ReloadTrigger } from "./lib/reload/reloader.ts";
+export type {
+  ReloadOptions,
+  ReloadOutcome,
+  ReloadOutcomeKind,
+  ReloadTrigger,
+} from "./lib/reload/reloader.ts";
+export type {
+  ReloadError,
+  ReloadErrorKind,
+  RenewalError,
+  RenewalNote,
+} from "./lib/reload/renewal.ts";
+export type { ServedName } from "./lib/reload/names.ts";
+export type { DiskState, DiskStateName } from "./lib/reload/drift.ts";
 export type { Err, Ok, Result } from "./lib/ground/result.ts";
 export type { ControlAddress, ServeWithReloadOptions } from "./lib/api/serve_options.ts";
 export type { ShutdownSignal, StopEvent } from "./lib/serve/signals.ts";
@@ -103,8 +118,14 @@ export interface ReloadServer {
   readonly controlAddr: Deno.NetAddr | Deno.UnixAddr | undefined;
   /** The certificate being served now (the last one that loaded successfully). */
   readonly certificate: Certificate;
-  /** Reloads the files, exactly as `POST /reload_certs` and SIGHUP do; the trigger is `api`. */
-  reload(): Promise<ReloadOutcome>;
+  /**
+   * Reloads the files, exactly as `POST /reload_certs` and SIGHUP do; the trigger is `api`. With
+   * `{ dryRun: true }` it only says what a reload would do (`would reload: …`), swapping and
+   * recording nothing; `{ allowDroppedNames: true }` lets this renewal drop names.
+   */
+  reload(options?: ReloadOptions): Promise<ReloadOutcome>;
+  /** Whether the files on disk still hold what is served (`same`, `changed`, `invalid`, `unreadable`); never reloads. */
+  checkDisk(): Promise<DiskState>;
   /** Stops both servers gracefully (in-flight requests finish); resolves when they are closed. */
   shutdown(): Promise<void>;
   /** Settles when the server has stopped, by `shutdown()` or by SIGINT/SIGTERM. */
@@ -145,9 +166,20 @@ export async function serveWithReload(
   const loaded = await loadCertificate(paths, { now: at });
   if (!loaded.ok) return err({ kind: "certificate", error: loaded.error });
   const history = new ReloadHistory();
-  const metrics = new ReloadMetrics(config.warnDays);
+  const drift = new DriftCheck(
+    [config.cert, ...(config.key === undefined ? [] : [config.key])],
+    (now) => loadCertificate(paths, { now }),
+  );
+  let served = () => loaded.value;
+  const checkDisk = () => drift.look(served(), new Date());
+  const metrics = new ReloadMetrics(config.warnDays, checkDisk);
   const expiry = new ExpiryWarner(config.warnDays, config.onNotice);
   const report = (outcome: ReloadOutcome) => {
+    // A dry run is told to onReload (the log) and nowhere else: history and metrics stay as they are.
+    if (outcome.kind !== "loaded" && outcome.dryRun) {
+      config.onReload(outcome);
+      return outcome;
+    }
     history.record(outcome);
     metrics.record(outcome);
     config.onReload(outcome);
@@ -180,8 +212,11 @@ export async function serveWithReload(
     load: (now) => loadCertificate(paths, { now }),
     activate: tls && ((certificate) => tls.swap(certificate)),
     loadedAt: at,
+    allowDroppedNames: config.allowDroppedNames,
   });
-  const reload = async (trigger: ReloadTrigger) => report(await active.reload(trigger));
+  served = () => active.active;
+  const reload = async (trigger: ReloadTrigger, options?: ReloadOptions) =>
+    report(await active.reload(trigger, options));
 
   const servers: { shutdown(): Promise<void> }[] = [app.value];
   expiry.startDaily(() => active.active);
@@ -189,11 +224,15 @@ export async function serveWithReload(
   if (config.control !== undefined) {
     const { hostname, port, token, socket, healthzWithoutToken } = config.control;
     const handler = controlHandler({
-      reload: () => reload("http"),
+      reload: (options) => reload("http", options),
       active: () => active.active,
       activeSince: () => active.activeSince,
-      status: (now) =>
-        statusView(active.active, active.activeSince, history.newestFirst(), now, config.warnDays),
+      status: async (now) => {
+        const certificate = active.active;
+        const disk = await drift.look(certificate, now);
+        const since = active.activeSince;
+        return statusView(certificate, since, history.newestFirst(), now, config.warnDays, disk);
+      },
       metrics,
       warnDays: config.warnDays,
       access: accessPolicy(socket === undefined ? hostname : undefined, token, {
@@ -253,7 +292,8 @@ export async function serveWithReload(
     get certificate() {
       return active.active;
     },
-    reload: () => reload("api"),
+    reload: (options?: ReloadOptions) => reload("api", options),
+    checkDisk,
     shutdown: () => stop("api"),
     finished,
   });

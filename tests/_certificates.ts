@@ -7,12 +7,12 @@
 
 import type { Certificate } from "../lib/certificate/certificate.ts";
 
-/** A certificate value with the given leaf fingerprint and sensible other fields. */
+/** A certificate value with the given leaf fingerprint and sensible other fields; its chain is the leaf alone unless given. */
 export function fakeCertificate(
   fingerprint256: string,
   overrides: Partial<Certificate> = {},
 ): Certificate {
-  return {
+  const leaf = {
     path: "cert.pem",
     keyPath: undefined,
     subject: "CN=localhost",
@@ -20,18 +20,13 @@ export function fakeCertificate(
     subjectAltNames: ["DNS:localhost"],
     serialNumber: "01",
     fingerprint256,
-    chain: [
-      {
-        subject: "CN=localhost",
-        issuer: "CN=localhost",
-        notAfter: new Date("2027-01-01T00:00:00Z"),
-        fingerprint256,
-      },
-    ],
     notBefore: new Date("2026-01-01T00:00:00Z"),
     notAfter: new Date("2027-01-01T00:00:00Z"),
+    keyType: "ECDSA P-256",
     certificatePem: "",
     keyPem: undefined,
     ...overrides,
   };
+  const { subject, issuer, notAfter } = leaf;
+  return { chain: [{ subject, issuer, notAfter, fingerprint256 }], ...leaf };
 }

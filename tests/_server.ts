@@ -211,6 +211,7 @@ export function serverFlags(options: Options): string[] {
   if (options.pidFile !== undefined) flags.push(`--pid-file=${options.pidFile}`);
   if (options.healthzWithoutToken) flags.push("--healthz-without-token");
   if (options.task !== undefined) flags.push(`--task=${options.task}`);
+  if (options.allowDroppedNames) flags.push("--allow-dropped-names");
   return options.key === undefined ? flags : [...flags, `--key=${options.key}`];
 }
 

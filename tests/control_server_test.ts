@@ -20,6 +20,7 @@ const RELOADED: ReloadOutcome = {
   durationMs: 1.5,
   certificate: ACTIVE,
   previous: fakeCertificate("AA"),
+  notes: [],
 };
 const FAILED: ReloadOutcome = {
   kind: "failed",
@@ -51,7 +52,8 @@ function handlerFor(outcome: ReloadOutcome, setup: Setup = {}) {
     },
     active: () => ACTIVE,
     activeSince: () => since,
-    status: (now) => statusView(ACTIVE, since, history.newestFirst(), now, 14),
+    status: (now) =>
+      Promise.resolve(statusView(ACTIVE, since, history.newestFirst(), now, 14, { state: "same" })),
     warnDays: 14,
     metrics,
     access: accessPolicy(setup.hostname ?? "127.0.0.1", setup.token, {
@@ -319,6 +321,10 @@ Deno.test("GET /metrics counts reloads by trigger and result and shows the certi
   const text = await response.text();
   assert.match(text, /^signal_server_reloads_total\{trigger="http",result="failed"\} 1$/m);
   assert.match(text, /^signal_server_last_reload_successful 0$/m);
-  assert.match(text, /^signal_server_certificate_not_after_timestamp_seconds 1798372800$/m);
+  assert.match(
+    text,
+    /^signal_server_certificate_not_after_timestamp_seconds\{position="1",subject="CN=localhost"\} 1798372800$/m,
+  );
+  assert.match(text, /^signal_server_reload_failures_total\{kind="empty"\} 1$/m);
   assert.match(text, /^signal_server_reload_duration_seconds_count 1$/m);
 });

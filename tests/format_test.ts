@@ -108,6 +108,7 @@ Deno.test("a reloaded line names the new certificate, its expiry, days left and 
       durationMs: 1,
       certificate: NEW,
       previous: OLD,
+      notes: [],
     }),
     'reloaded: now serving "cert.pem": CN=localhost [DNS:localhost], expires ' +
       "2027-11-27T12:00:00Z (365 days left), SHA-256 BB:BB; it replaced one that expires " +
@@ -288,7 +289,14 @@ Deno.test("notices about the watcher and expiry name the files, the interval and
     "file events stopped (No such file); still checking for changes every 500 ms",
   );
   assert.equal(
-    formatNotice({ kind: "expiry", at: AT, certificate: OLD, daysLeft: 30, warnDays: 45 }),
+    formatNotice({
+      kind: "expiry",
+      at: AT,
+      certificate: OLD,
+      earliest: { position: 1, subject: OLD.subject, notAfter: OLD.notAfter },
+      daysLeft: 30,
+      warnDays: 45,
+    }),
     'certificate "cert.pem" (CN=localhost) expires 2026-12-27T12:00:00Z (30 days left), within ' +
       "the 45-day warning window; renew it and reload",
   );

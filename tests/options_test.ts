@@ -41,6 +41,7 @@ Deno.test("no flags give the documented defaults", () => {
     pidFile: undefined,
     healthzWithoutToken: false,
     task: undefined,
+    allowDroppedNames: false,
   });
 });
 
@@ -74,6 +75,7 @@ Deno.test("every flag sets its option", () => {
       "--healthz-without-token",
       "--task",
       "start:tls",
+      "--allow-dropped-names",
     ]),
     {
       cert: "/etc/a.pem",
@@ -91,6 +93,7 @@ Deno.test("every flag sets its option", () => {
       pidFile: "/run/signal-server/pid",
       healthzWithoutToken: true,
       task: "start:tls",
+      allowDroppedNames: true,
     },
   );
 });

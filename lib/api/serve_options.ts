@@ -84,8 +84,14 @@ export interface ServeWithReloadOptions {
   readonly tlsFront?: TlsFrontChoice;
   /** Reload when the certificate or key changes on disk (trigger `watch`); defaults to `false`. */
   readonly watch?: boolean;
-  /** Warn (an `expiry` notice) when the certificate expires within this many days; defaults to 14. */
+  /** Warn (an `expiry` notice) when the certificate's chain expires within this many days; defaults to 14. */
   readonly warnDays?: number;
+  /**
+   * Let every reload (POST, SIGHUP, watch, `reload()`) take a renewal that drops names the served
+   * certificate covers; the drop is still reported. Defaults to `false`: such a renewal fails as
+   * `names_dropped`.
+   */
+  readonly allowDroppedNames?: boolean;
 }
 
 /** The options with every default filled in, checked. */
@@ -118,6 +124,8 @@ export interface ResolvedServeOptions {
   readonly watch: boolean;
   /** The expiry warning window, in days. */
   readonly warnDays: number;
+  /** Whether reloads may drop names. */
+  readonly allowDroppedNames: boolean;
 }
 
 /** The control server's checked settings. */
@@ -225,6 +233,7 @@ export function resolveServeOptions(
     tlsFront,
     watch: options.watch ?? false,
     warnDays,
+    allowDroppedNames: options.allowDroppedNames ?? false,
   });
 }
 

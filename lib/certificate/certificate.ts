@@ -9,6 +9,7 @@
 import { parsePemBlocks, type PemBlock } from "../ground/pem.ts";
 import { checkPrivateKey } from "./private_key.ts";
 import { importPublicKey, isIssuedBy, parseX509, type X509Certificate } from "./x509.ts";
+import { keyType } from "./key_type.ts";
 import { err, ok, type Result } from "../ground/result.ts";
 import { withinAbout } from "../ground/timer.ts";
 
@@ -73,6 +74,8 @@ export interface Certificate {
   readonly notBefore: Date;
   /** End of the leaf's validity. */
   readonly notAfter: Date;
+  /** The leaf's key type and size, e.g. `ECDSA P-256`, `RSA 2048`, `Ed25519`. */
+  readonly keyType: string;
   /** The chain in canonical PEM, leaf first, as a TLS server needs it. */
   readonly certificatePem: string;
   /** The private key in PEM, when a key file was given. */
@@ -161,6 +164,8 @@ export type CertificateError =
     readonly path: string;
     readonly subject: string;
     readonly notAfter: Date;
+    /** Position in the file when it is an issuer of the chain (2 or more); absent for the leaf. */
+    readonly position?: number;
   }
   | {
     readonly kind: "not_yet_valid";
@@ -215,13 +220,9 @@ export async function loadCertificate(
   const key = _inputKey(input);
   const cached = PARSED.get(key);
   if (cached !== undefined) {
-    const invalid = _validityError(
-      cached.path,
-      cached.subject,
-      cached.notBefore,
-      cached.notAfter,
-      now,
-    );
+    const invalid =
+      _validityError(cached.path, cached.subject, cached.notBefore, cached.notAfter, now) ??
+        _expiredIssuer(cached.path, cached.chain, now);
     return invalid === undefined ? ok(cached) : err(invalid);
   }
   const parsed = await parseCertificate(input, now);
@@ -293,6 +294,27 @@ function _validityError(
   return undefined;
 }
 
+/**
+ * The first issuer of the chain (position 2 on) that has expired: every client that builds its path
+ * through it fails, however long the leaf still runs.
+ */
+function _expiredIssuer(
+  path: string,
+  chain: readonly { readonly subject: string; readonly notAfter: Date }[],
+  now: Date,
+): CertificateError | undefined {
+  const index = chain.findIndex((entry, i) => i > 0 && now > entry.notAfter);
+  const entry = chain[index];
+  if (entry === undefined) return undefined;
+  return {
+    kind: "expired",
+    path,
+    subject: entry.subject,
+    notAfter: entry.notAfter,
+    position: index + 1,
+  };
+}
+
 /** The raw bytes {@linkcode parseCertificate} validates, with the paths they came from. */
 export interface CertificateInput {
   /** Path of the certificate file, for messages. */
@@ -328,7 +350,8 @@ export async function parseCertificate(
   const broken = await _findChainBreak(chain);
   if (broken !== undefined) return err({ kind: "chain_broken", path, ...broken });
   const leaf = chain[0] as X509Certificate;
-  const invalid = _validityError(path, leaf.subject, leaf.notBefore, leaf.notAfter, now);
+  const invalid = _validityError(path, leaf.subject, leaf.notBefore, leaf.notAfter, now) ??
+    _expiredIssuer(path, chain, now);
   if (invalid !== undefined) return err(invalid);
   let keyPem: string | undefined;
   if (input.keyPath !== undefined && input.keyBytes !== undefined) {
@@ -352,6 +375,7 @@ export async function parseCertificate(
     })),
     notBefore: leaf.notBefore,
     notAfter: leaf.notAfter,
+    keyType: keyType(leaf.publicKey),
     certificatePem: certBlocks.map((block) => block.pem).join(""),
     keyPem,
   });

@@ -62,9 +62,11 @@ export function describeError(error: CertificateError): string {
         `(${error.subject}) was not issued by certificate ${error.position + 1} ` +
         `(${error.nextSubject}); put the leaf first, then each issuer in order`;
     case "expired":
-      return `Certificate "${error.path}" (${error.subject}) expired at ${
-        formatTime(error.notAfter)
-      }`;
+      return error.position === undefined
+        ? `Certificate "${error.path}" (${error.subject}) expired at ${formatTime(error.notAfter)}`
+        : `Certificate ${error.position} of "${error.path}" (${error.subject}), an issuer in ` +
+          `its chain, expired at ${formatTime(error.notAfter)}; every client that builds its ` +
+          "path through it fails: put the renewed intermediate in the file";
     case "not_yet_valid":
       return `Certificate "${error.path}" (${error.subject}) is not valid before ` +
         formatTime(error.notBefore);

@@ -41,6 +41,9 @@ Options:
   --socket <path>       use the control server's Unix socket instead of TCP
   --token-file <path>   send the token in this file as Authorization: Bearer
   --json                print the server's JSON answer
+  --dry-run             reload: only ask what a reload would do (POST /reload_certs?dry_run=1);
+                        same words in a "would" form, same exit codes, nothing swapped
+  --allow-dropped-names reload: let this renewal drop names the served certificate covers
   -h, --help            print this help
 
 Exit codes of reload: 0 reloaded or unchanged, 1 the reload failed, 2 no answer or a bad command line.
@@ -82,7 +85,7 @@ export async function runClient(args: readonly string[]): Promise<number> {
     client = target.connect();
     switch (command) {
       case "reload":
-        return await _reload(target, client, headers, values.json ?? false);
+        return await _reload(target, client, headers, values);
       case "status":
         return await _status(target, client, headers, values.json ?? false);
       default:
@@ -100,10 +103,14 @@ async function _reload(
   target: Target,
   client: Deno.HttpClient | undefined,
   headers: Record<string, string>,
-  json: boolean,
+  values: { json?: boolean; "dry-run"?: boolean; "allow-dropped-names"?: boolean },
 ): Promise<number> {
-  if (json) headers.accept = "application/json";
-  const response = await fetch(target.url("/reload_certs"), {
+  if (values.json) headers.accept = "application/json";
+  const query = new URLSearchParams();
+  if (values["dry-run"]) query.set("dry_run", "1");
+  if (values["allow-dropped-names"]) query.set("allow_dropped_names", "1");
+  const search = query.size === 0 ? "" : `?${query}`;
+  const response = await fetch(target.url(`/reload_certs${search}`), {
     method: "POST",
     headers,
     client,
@@ -175,6 +182,8 @@ function _parse(args: readonly string[]): Result<
       socket?: string;
       "token-file"?: string;
       json?: boolean;
+      "dry-run"?: boolean;
+      "allow-dropped-names"?: boolean;
     };
   },
   string
@@ -185,6 +194,8 @@ function _parse(args: readonly string[]): Result<
     socket: { type: "string" },
     "token-file": { type: "string" },
     json: { type: "boolean" },
+    "dry-run": { type: "boolean" },
+    "allow-dropped-names": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (!flags.ok) return flags;

@@ -66,12 +66,13 @@ export class Log {
     this.#write({ at: new Date(), tag: "startup", level: "info", event: "startup", message: text });
   }
 
-  /** Logs a reload outcome, tagged by its trigger, with the same text the control server answers. */
+  /** Logs a reload outcome, tagged by its trigger (and `dry run`), with the same text the control server answers. */
   outcome(outcome: ReloadOutcome): void {
+    const dryRun = outcome.kind !== "loaded" && outcome.dryRun === true;
     this.#write({
       at: outcome.at,
-      tag: TRIGGER_TAG[outcome.trigger],
-      level: outcome.kind === "failed" ? "error" : "info",
+      tag: TRIGGER_TAG[outcome.trigger] + (dryRun ? " dry run" : ""),
+      level: outcome.kind === "failed" ? (dryRun ? "warning" : "error") : "info",
       event: "reload",
       message: formatOutcome(outcome),
       trigger: outcome.trigger,

@@ -45,6 +45,8 @@ export interface Options {
   readonly healthzWithoutToken: boolean;
   /** The deno.json task that started the server (set by the task's own command), if any. */
   readonly task: ServerTaskName | undefined;
+  /** Let reloads (POST, SIGHUP, watch) take a renewal that drops names the served certificate covers. */
+  readonly allowDroppedNames: boolean;
 }
 
 /** The values used for flags that are not given. */
@@ -61,6 +63,7 @@ export const DEFAULT_OPTIONS: Options = {
   pidFile: undefined,
   healthzWithoutToken: false,
   task: undefined,
+  allowDroppedNames: false,
 };
 
 /** What parsing the command line asks for: run with options, print the `deno run` line for them, or print help. */
@@ -92,7 +95,10 @@ Options:
   --healthz-without-token    answer GET /healthz without the token (for liveness probes); every
                              other control path still needs it
   --watch                    reload when the certificate or key changes on disk (within 2 s)
-  --warn-days <days>         warn when the certificate expires within this many days (default: ${DEFAULT_OPTIONS.warnDays})
+  --warn-days <days>         warn when any certificate of the chain expires within this many days
+                             (default: ${DEFAULT_OPTIONS.warnDays})
+  --allow-dropped-names      let every reload (POST, SIGHUP, --watch) take a renewal that no longer
+                             covers a name the served certificate covers (refused by default)
   --log-format <format>      text (default) or json (one JSON object per line)
   --pid-file <path>          write the server's pid here, locked while it runs, removed at exit
   --tls-front <front>        HTTPS front: native (HTTP/2 and 1.1, needs --unstable-net), node
@@ -104,6 +110,7 @@ Options:
 
 Reload the certificate:
   curl -X POST http://127.0.0.1:3000/reload_certs    answers 200 with the new certificate, or 500 with why
+  curl -X POST 'http://127.0.0.1:3000/reload_certs?dry_run=1'   the same checks, nothing swapped
   kill -HUP <pid>                                    logs the same line the POST would answer
 Inspect it:
   curl http://127.0.0.1:3000/certs                   the certificate and the last reloads (JSON with
@@ -130,6 +137,7 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
     "healthz-without-token": { type: "boolean" },
     "print-command": { type: "boolean" },
     task: { type: "string" },
+    "allow-dropped-names": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (!parsed.ok) return parsed;
@@ -200,6 +208,7 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
       pidFile: values["pid-file"],
       healthzWithoutToken,
       task,
+      allowDroppedNames: values["allow-dropped-names"] ?? false,
     },
   });
 }

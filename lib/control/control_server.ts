@@ -4,7 +4,10 @@
  *
  * - `POST /reload_certs`: runs a reload and answers with its outcome line
  *   (JSON under `Accept: application/json`): 200 reloaded or unchanged, 500
- *   failed (so `curl -f` fails);
+ *   failed (so `curl -f` fails); `?dry_run=1` runs the same checks and swaps
+ *   and records nothing (`would reload: …`, same status), `?allow_dropped_names=1`
+ *   lets a renewal drop names; any other query parameter is refused (400), so a
+ *   typo of `dry_run` never reloads;
  * - `GET /certs`: the active certificate and the last reloads (text or JSON);
  * - `GET /metrics`: Prometheus metrics;
  * - `GET /healthz`: 200 while the active certificate is valid, else 503.
@@ -13,9 +16,10 @@
  */
 
 import type { Certificate } from "../certificate/certificate.ts";
+import { err, ok, type Result } from "../ground/result.ts";
 import { formatHealth, formatOutcome, OUTCOME_HTTP_STATUS } from "../reload/outcome_words.ts";
 import { type AccessPolicy, refusal, refuseLargeBody, refuseRequest } from "./control_access.ts";
-import type { ActiveSince, ReloadOutcome } from "../reload/reloader.ts";
+import type { ActiveSince, ReloadOptions, ReloadOutcome } from "../reload/reloader.ts";
 import { reloadJson, statusJson, statusText, type StatusView } from "./status_view.ts";
 
 /** The path that triggers a reload. */
@@ -31,16 +35,25 @@ const JSON_TYPE = "application/json";
 const TEXT_TYPE = "text/plain; charset=utf-8";
 const READ_METHODS = "GET, HEAD";
 
+/** The query parameters `POST /reload_certs` takes, and the reload option each sets. */
+export const RELOAD_PARAMETERS = {
+  dry_run: "dryRun",
+  allow_dropped_names: "allowDroppedNames",
+} as const satisfies Record<string, keyof ReloadOptions>;
+
+const TRUE_VALUES = ["1", "true"];
+const FALSE_VALUES = ["0", "false"];
+
 /** What the control server needs from the running server. */
 export interface ControlServerOptions {
   /** Runs one (serialized) reload triggered by `POST /reload_certs`; it also reports the outcome. */
-  readonly reload: () => Promise<ReloadOutcome>;
+  readonly reload: (options: ReloadOptions) => Promise<ReloadOutcome>;
   /** The certificate being served now. */
   readonly active: () => Certificate;
   /** When and by which trigger it became active. */
   readonly activeSince: () => ActiveSince;
-  /** The status view at a time. */
-  readonly status: (now: Date) => StatusView;
+  /** The status view at a time (it looks at the files on disk). */
+  readonly status: (now: Date) => Promise<StatusView>;
   /** The Prometheus metrics and their content type. */
   readonly metrics: { render(): Promise<string>; readonly contentType: string };
   /** Token and Host rules. */
@@ -62,8 +75,11 @@ export function controlHandler(
     [RELOAD_PATH]: {
       allow: "POST",
       answer: async (request) => {
-        const outcome = await options.reload();
-        const headers = { "x-reload-outcome": outcome.kind };
+        const asked = reloadOptions(new URL(request.url).searchParams);
+        if (!asked.ok) return refusal(400, `Bad request: ${asked.error}`);
+        const outcome = await options.reload(asked.value);
+        const headers: Record<string, string> = { "x-reload-outcome": outcome.kind };
+        if (asked.value.dryRun) headers["x-reload-dry-run"] = "1";
         const status = OUTCOME_HTTP_STATUS[outcome.kind];
         return _wantsJson(request)
           ? _answer(
@@ -77,13 +93,11 @@ export function controlHandler(
     },
     [CERTS_PATH]: {
       allow: READ_METHODS,
-      answer: (request) => {
-        const view = options.status(now());
-        return Promise.resolve(
-          _wantsJson(request)
-            ? _answer(200, statusJson(view), JSON_TYPE)
-            : _answer(200, statusText(view), TEXT_TYPE),
-        );
+      answer: async (request) => {
+        const view = await options.status(now());
+        return _wantsJson(request)
+          ? _answer(200, statusJson(view), JSON_TYPE)
+          : _answer(200, statusText(view), TEXT_TYPE);
       },
     },
     [METRICS_PATH]: {
@@ -116,6 +130,27 @@ export function controlHandler(
     if (tooLarge !== undefined) return tooLarge;
     return await route.answer(request);
   };
+}
+
+/** The reload options of a `POST /reload_certs` query; an unknown parameter or value is an error line. */
+export function reloadOptions(query: URLSearchParams): Result<ReloadOptions, string> {
+  const options: Record<string, boolean> = {};
+  for (const [name, value] of query) {
+    if (!Object.hasOwn(RELOAD_PARAMETERS, name)) {
+      return err(
+        `unknown query parameter "${name}"; ${RELOAD_PATH} takes ` +
+          Object.keys(RELOAD_PARAMETERS).map((known) => `${known}=1`).join(" and "),
+      );
+    }
+    const lower = value.toLowerCase();
+    if (!TRUE_VALUES.includes(lower) && !FALSE_VALUES.includes(lower)) {
+      return err(`${name} must be 1 or 0, got "${value}"`);
+    }
+    options[RELOAD_PARAMETERS[name as keyof typeof RELOAD_PARAMETERS]] = TRUE_VALUES.includes(
+      lower,
+    );
+  }
+  return ok(options);
 }
 
 function _wantsJson(request: Request): boolean {

@@ -11,7 +11,8 @@
 
 import type { Certificate } from "../certificate/certificate.ts";
 import type { ReloadOutcome } from "../reload/reloader.ts";
-import { DEFAULT_WARN_DAYS, expiresSoon } from "../reload/expiry.ts";
+import { DEFAULT_WARN_DAYS, earliestExpiry, expiresSoon } from "../reload/expiry.ts";
+import type { DiskState } from "../reload/drift.ts";
 
 const PREFIX = "signal_server_";
 const MS_PER_SECOND = 1000;
@@ -30,10 +31,17 @@ export class ReloadMetrics {
   #durationSum = 0;
   #durationCount = 0;
   #active: Certificate | undefined;
+  /** Failed reloads by error kind, in first-seen order. */
+  readonly #failures = new Map<string, number>();
+  readonly #disk: (() => Promise<DiskState>) | undefined;
 
-  /** Starts with no outcome recorded; the certificate gauges appear with the first one. */
-  constructor(warnDays: number = DEFAULT_WARN_DAYS) {
+  /**
+   * Starts with no outcome recorded; the certificate gauges appear with the first one. With `disk`,
+   * each render looks at the files for the drift gauge.
+   */
+  constructor(warnDays: number = DEFAULT_WARN_DAYS, disk?: () => Promise<DiskState>) {
     this.#warnDays = warnDays;
+    this.#disk = disk;
   }
 
   /** Counts an outcome, updates the last-reload gauges and the duration histogram, and notes the active certificate. */
@@ -41,6 +49,10 @@ export class ReloadMetrics {
     this.#active = outcome.certificate;
     const key = `${outcome.trigger}\0${outcome.kind}`;
     this.#reloads.set(key, (this.#reloads.get(key) ?? 0) + 1);
+    if (outcome.kind === "failed") {
+      const kind = outcome.error.kind;
+      this.#failures.set(kind, (this.#failures.get(kind) ?? 0) + 1);
+    }
     const succeeded = outcome.kind !== "failed";
     this.#lastSuccessful = succeeded ? 1 : 0;
     if (succeeded) this.#lastSuccess = outcome.at.getTime() / MS_PER_SECOND;
@@ -52,8 +64,9 @@ export class ReloadMetrics {
   }
 
   /** The metrics in the Prometheus text format. */
-  render(): Promise<string> {
+  async render(): Promise<string> {
     const certificate = this.#active;
+    const disk = this.#disk === undefined ? undefined : await this.#disk();
     const name = (suffix: string) => PREFIX + suffix;
     const block = (suffix: string, type: string, help: string, lines: string[]) =>
       [`# HELP ${name(suffix)} ${_escape(help)}`, `# TYPE ${name(suffix)} ${type}`, ...lines]
@@ -102,14 +115,28 @@ export class ReloadMetrics {
         "Start of validity of the certificate being served, as Unix time.",
         certificate ? certificate.notBefore.getTime() / MS_PER_SECOND : 0,
       ),
-      gauge(
+      block(
         "certificate_not_after_timestamp_seconds",
-        "End of validity of the certificate being served, as Unix time.",
-        certificate ? certificate.notAfter.getTime() / MS_PER_SECOND : 0,
+        "gauge",
+        "End of validity of the chain being served, as Unix time: its certificate that expires " +
+          "first, named by position (1 is the leaf) and subject.",
+        certificate === undefined
+          ? []
+          : [_earliestLine(name("certificate_not_after_timestamp_seconds"), certificate)],
+      ),
+      block(
+        "chain_certificate_not_after_timestamp_seconds",
+        "gauge",
+        "End of validity of each certificate of the chain being served, as Unix time, by " +
+          "position (1 is the leaf) and subject.",
+        (certificate?.chain ?? []).map((entry, index) =>
+          `${name("chain_certificate_not_after_timestamp_seconds")}{position="${index + 1}",` +
+          `subject="${_label(entry.subject)}"} ${entry.notAfter.getTime() / MS_PER_SECOND}`
+        ),
       ),
       gauge(
         "certificate_expiry_warning",
-        `Whether the certificate being served expires within ${this.#warnDays} days (1) or not (0).`,
+        `Whether the chain being served expires within ${this.#warnDays} days (1) or not (0).`,
         certificate && expiresSoon(certificate, new Date(), this.#warnDays) ? 1 : 0,
       ),
       block(
@@ -122,14 +149,36 @@ export class ReloadMetrics {
           }",fingerprint_sha256="${_label(certificate.fingerprint256)}"} 1`,
         ],
       ),
+      block(
+        "reload_failures_total",
+        "counter",
+        "Failed reloads by error kind (expired, names_dropped, key_mismatch, ...).",
+        [...this.#failures].map(([kind, count]) =>
+          `${name("reload_failures_total")}{kind="${kind}"} ${count}`
+        ),
+      ),
+      ...(disk === undefined ? [] : [
+        gauge(
+          "certificate_disk_drift",
+          "Whether the certificate files on disk no longer hold what is served (1: changed, " +
+            "invalid or unreadable) or still do (0).",
+          disk.state === "same" ? 0 : 1,
+        ),
+      ]),
     ];
-    return Promise.resolve(blocks.join("\n\n") + "\n");
+    return blocks.join("\n\n") + "\n";
   }
 
   /** The content type of {@linkcode ReloadMetrics.render}'s text. */
   get contentType(): string {
     return CONTENT_TYPE;
   }
+}
+
+function _earliestLine(metric: string, certificate: Certificate): string {
+  const earliest = earliestExpiry(certificate);
+  return `${metric}{position="${earliest.position}",subject="${_label(earliest.subject)}"} ` +
+    `${earliest.notAfter.getTime() / MS_PER_SECOND}`;
 }
 
 function _escape(text: string): string {

@@ -7,13 +7,14 @@
  * @module
  */
 
-import type { Certificate, CertificateError } from "../certificate/certificate.ts";
-import { describeError } from "../certificate/describe_error.ts";
+import type { Certificate } from "../certificate/certificate.ts";
 import { daysLeft, formatTime } from "../ground/time.ts";
 import { formatOutcome } from "../reload/outcome_words.ts";
 import type { ReloadAttempt } from "../reload/history.ts";
 import type { ActiveSince, ReloadOutcome } from "../reload/reloader.ts";
-import { expiresSoon } from "../reload/expiry.ts";
+import { type EarliestExpiry, earliestExpiry, expiresSoon } from "../reload/expiry.ts";
+import { type DiskState, type DiskStateName, formatDiskState } from "../reload/drift.ts";
+import { describeReloadError, formatRenewalNote, type ReloadError } from "../reload/renewal.ts";
 
 /** The active certificate as `/certs` shows it: the loader's fields, and what the server knows of it. */
 export interface CertificateStatus extends
@@ -38,8 +39,42 @@ export interface CertificateStatus extends
   readonly loadedBy: string;
   /** The expiry warning window, in days. */
   readonly warnDays: number;
-  /** Whether it expires within the warning window. */
+  /** Whether its chain expires within the warning window. */
   readonly expiresSoon: boolean;
+  /** The chain's certificate that expires first (position 1 is the leaf), with whole days left. */
+  readonly earliestExpiry: EarliestExpiry & { readonly daysLeft: number };
+}
+
+/** What the files on disk hold, compared with what is served, as `/certs` shows it. */
+export interface DiskStatus {
+  /** `same`, `changed`, `invalid` or `unreadable`. */
+  readonly state: DiskStateName;
+  /** The line that says it, with the loader's words for why when invalid or unreadable. */
+  readonly message: string;
+  /** The certificate on disk, when it is another valid one (`changed`). */
+  readonly certificate?: {
+    readonly subject: string;
+    readonly fingerprint256: string;
+    readonly notAfter: Date;
+  };
+  /** Why the files would be refused (`invalid`, `unreadable`). */
+  readonly error?: Record<string, unknown>;
+}
+
+/** The disk's state as `/certs` shows it. */
+export function diskStatus(disk: DiskState, served: Certificate): DiskStatus {
+  const message = formatDiskState(disk, served);
+  switch (disk.state) {
+    case "same":
+      return { state: disk.state, message };
+    case "changed": {
+      const { subject, fingerprint256, notAfter } = disk.certificate;
+      return { state: disk.state, message, certificate: { subject, fingerprint256, notAfter } };
+    }
+    case "invalid":
+    case "unreadable":
+      return { state: disk.state, message, error: errorJson(disk.error) };
+  }
 }
 
 /** Everything `/certs` shows. */
@@ -48,19 +83,27 @@ export interface StatusView {
   readonly now: Date;
   /** The certificate being served. */
   readonly certificate: CertificateStatus;
+  /** Whether the files on disk still hold what is served. */
+  readonly disk: DiskStatus;
   /** The latest attempts, newest first. */
   readonly reloads: readonly ReloadAttempt[];
 }
 
-/** Takes the status view of a certificate, when and how it became active, and the history. */
+/** Takes the status view of a certificate, when and how it became active, the disk and the history. */
 export function statusView(
   certificate: Certificate,
   since: ActiveSince,
   reloads: readonly ReloadAttempt[],
   now: Date,
   warnDays: number,
+  disk: DiskState,
 ): StatusView {
-  return { now, certificate: certificateStatus(certificate, since, now, warnDays), reloads };
+  return {
+    now,
+    certificate: certificateStatus(certificate, since, now, warnDays),
+    disk: diskStatus(disk, certificate),
+    reloads,
+  };
 }
 
 /** The active certificate's fields for `/certs` and for JSON answers. */
@@ -70,6 +113,7 @@ export function certificateStatus(
   now: Date,
   warnDays: number,
 ): CertificateStatus {
+  const earliest = earliestExpiry(certificate);
   return {
     path: certificate.path,
     keyPath: certificate.keyPath,
@@ -86,6 +130,7 @@ export function certificateStatus(
     loadedBy: since.trigger,
     warnDays,
     expiresSoon: expiresSoon(certificate, now, warnDays),
+    earliestExpiry: { ...earliest, daysLeft: daysLeft(earliest.notAfter, now) },
   };
 }
 
@@ -106,11 +151,13 @@ const ANSI_RESET = "\x1b[0m";
 /** The status view as plain text for people; days left stand out inside the warning window. */
 export function statusText(view: StatusView, options: StatusTextOptions = {}): string {
   const c = view.certificate;
-  let days = c.daysLeft < 0 ? `expired ${-c.daysLeft} days ago` : `${c.daysLeft} days left`;
-  if (c.expiresSoon) {
-    days = `${days}, within the ${c.warnDays}-day warning window: renew it`;
-    if (options.color) days = `${ANSI_WARNING}${days}${ANSI_RESET}`;
-  }
+  const earliest = c.earliestExpiry;
+  const inWindow = (text: string) => {
+    const warned = `${text}, within the ${c.warnDays}-day warning window: renew it`;
+    return options.color ? `${ANSI_WARNING}${warned}${ANSI_RESET}` : warned;
+  };
+  let days = _days(c.daysLeft);
+  if (c.expiresSoon && earliest.position === 1) days = inWindow(days);
   const lines = [
     `certificate   ${c.path}${c.keyPath === undefined ? "" : ` (key ${c.keyPath})`}`,
     `subject       ${c.subject}`,
@@ -119,11 +166,15 @@ export function statusText(view: StatusView, options: StatusTextOptions = {}): s
     `serial        ${c.serialNumber}`,
     `SHA-256       ${c.fingerprint256}`,
     `valid         ${formatTime(c.notBefore)} to ${formatTime(c.notAfter)} (${days})`,
-    `chain         ${c.chain.length} certificate${c.chain.length === 1 ? "" : "s"}`,
-    ...c.chain.map((entry, index) =>
-      `  ${index + 1}. ${entry.subject}, expires ${formatTime(entry.notAfter)}`
-    ),
+    `chain         ${c.chain.length} certificate${c.chain.length === 1 ? "" : "s"}` +
+    (c.chain.length > 1 ? `, the first to expire is ${earliest.position}` : ""),
+    ...c.chain.map((entry, index) => {
+      let left = _days(daysLeft(entry.notAfter, view.now));
+      if (c.expiresSoon && index + 1 === earliest.position) left = inWindow(left);
+      return `  ${index + 1}. ${entry.subject}, expires ${formatTime(entry.notAfter)} (${left})`;
+    }),
     `loaded        ${formatTime(c.loadedAt)} by ${c.loadedBy}`,
+    `disk          ${view.disk.message}`,
     "",
     `last reloads, newest first (${view.reloads.length})`,
     ...view.reloads.map((attempt) =>
@@ -134,16 +185,35 @@ export function statusText(view: StatusView, options: StatusTextOptions = {}): s
   return lines.join("\n") + "\n";
 }
 
-/** The JSON answer of `POST /reload_certs`: `{ ok, outcome, trigger, message, certificate, error? }`. */
+function _days(left: number): string {
+  return left < 0 ? `expired ${-left} days ago` : `${left} days left`;
+}
+
+/**
+ * The JSON answer of `POST /reload_certs`: `{ ok, outcome, dry_run, trigger, message, certificate,
+ * notes?, error? }`; `certificate` is the one served after it (in a dry run, still the active one).
+ */
 export function reloadJson(outcome: ReloadOutcome, since: ActiveSince, warnDays: number): string {
   const error = outcome.kind === "failed" ? { error: errorJson(outcome.error) } : {};
+  const notes = outcome.kind === "reloaded"
+    ? { notes: outcome.notes.map((note) => ({ ...note, message: formatRenewalNote(note) })) }
+    : {};
+  const served = outcome.kind === "reloaded" && outcome.dryRun
+    ? outcome.previous
+    : outcome.certificate;
+  const candidate = outcome.kind === "reloaded" && outcome.dryRun
+    ? { candidate: certificateStatus(outcome.certificate, since, outcome.at, warnDays) }
+    : {};
   return JSON.stringify(
     {
       ok: outcome.kind !== "failed",
       outcome: outcome.kind,
+      dry_run: outcome.kind !== "loaded" && outcome.dryRun === true,
       trigger: outcome.trigger,
       message: formatOutcome(outcome),
-      certificate: certificateStatus(outcome.certificate, since, outcome.at, warnDays),
+      certificate: certificateStatus(served, since, outcome.at, warnDays),
+      ...candidate,
+      ...notes,
       ...error,
     },
     null,
@@ -151,7 +221,7 @@ export function reloadJson(outcome: ReloadOutcome, since: ActiveSince, warnDays:
   ) + "\n";
 }
 
-/** A certificate error as JSON: its kind and fields, plus the sentence that describes it. */
-export function errorJson(error: CertificateError): Record<string, unknown> {
-  return { ...error, message: describeError(error) };
+/** A reload error as JSON: its kind and fields, plus the sentence that describes it. */
+export function errorJson(error: ReloadError): Record<string, unknown> {
+  return { ...error, message: describeReloadError(error) };
 }

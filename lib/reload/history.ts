@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { CertificateErrorKind } from "../certificate/certificate.ts";
 import { formatOutcome } from "./outcome_words.ts";
 import type { ReloadOutcome, ReloadOutcomeKind, ReloadTrigger } from "./reloader.ts";
+import type { ReloadErrorKind } from "./renewal.ts";
 
 /** How many attempts the history keeps. */
 export const HISTORY_LIMIT = 20;
@@ -21,7 +21,7 @@ export interface ReloadAttempt {
   /** How it ended. */
   readonly result: ReloadOutcomeKind;
   /** Why it failed, when it did. */
-  readonly errorKind: CertificateErrorKind | undefined;
+  readonly errorKind: ReloadErrorKind | undefined;
   /** The outcome line, exactly as the log and the control server word it. */
   readonly message: string;
   /** How long it took, in milliseconds. */

@@ -9,10 +9,11 @@
  */
 
 import type { Certificate } from "../certificate/certificate.ts";
-import { describeError } from "../certificate/describe_error.ts";
 import { unreachable } from "../ground/result.ts";
 import { formatDaysLeft, formatTime } from "../ground/time.ts";
+import { describeExpiring, earliestExpiry } from "./expiry.ts";
 import type { ReloadOutcome, ReloadOutcomeKind } from "./reloader.ts";
+import { describeReloadError, formatRenewalNote } from "./renewal.ts";
 
 /** HTTP status of the control server's answer for each reload outcome. */
 export const OUTCOME_HTTP_STATUS: Readonly<Record<ReloadOutcomeKind, number>> = {
@@ -48,19 +49,35 @@ export function formatOutcome(outcome: ReloadOutcome): string {
 
 let _lastFormatted: { readonly outcome?: ReloadOutcome; readonly text: string } = { text: "" };
 
+/** What a dry run's line ends with, so that it cannot pass for a reload. */
+const DRY_RUN_TAIL = "; dry run: nothing was swapped or recorded";
+
 function _renderOutcome(outcome: ReloadOutcome): string {
   switch (outcome.kind) {
     case "loaded":
       return formatLoaded(outcome.certificate, outcome.at);
-    case "reloaded":
-      return `reloaded: now serving ${describeCertificate(outcome.certificate, outcome.at)}` +
-        `; it replaced one that expires ${formatTime(outcome.previous.notAfter)}`;
-    case "unchanged":
-      return `unchanged: "${outcome.certificate.path}" holds the certificate already being served, ` +
-        `${_certificateSummary(outcome.certificate, outcome.at)}; nothing was swapped`;
-    case "failed":
-      return `reload failed: ${describeError(outcome.error)}; still serving the previous ` +
+    case "reloaded": {
+      const notes = outcome.notes.length === 0
+        ? ""
+        : `; note: ${outcome.notes.map(formatRenewalNote).join("; ")}`;
+      return outcome.dryRun
+        ? `would reload: would serve ${describeCertificate(outcome.certificate, outcome.at)}` +
+          `; would replace one that expires ${formatTime(outcome.previous.notAfter)}${notes}${DRY_RUN_TAIL}`
+        : `reloaded: now serving ${describeCertificate(outcome.certificate, outcome.at)}` +
+          `; it replaced one that expires ${formatTime(outcome.previous.notAfter)}${notes}`;
+    }
+    case "unchanged": {
+      const line = `"${outcome.certificate.path}" holds the certificate already being served, ` +
+        _certificateSummary(outcome.certificate, outcome.at);
+      return outcome.dryRun
+        ? `would be unchanged: ${line}${DRY_RUN_TAIL}`
+        : `unchanged: ${line}; nothing was swapped`;
+    }
+    case "failed": {
+      const line = `${describeReloadError(outcome.error)}; still serving the previous ` +
         `certificate ${describeCertificate(outcome.certificate, outcome.at)}`;
+      return outcome.dryRun ? `would fail: ${line}${DRY_RUN_TAIL}` : `reload failed: ${line}`;
+    }
     default:
       return unreachable(outcome);
   }
@@ -76,17 +93,22 @@ export function describeCertificate(certificate: Certificate, now: Date): string
   return `"${certificate.path}": ${_certificateSummary(certificate, now)}`;
 }
 
-/** Renders the health of the active certificate: valid now, or expired (or not yet valid) and what to do. */
+/**
+ * Renders the health of the active certificate: valid now, or its chain's earliest expiry passed (or
+ * the leaf is not yet valid) and what to do. The earliest `notAfter` of the chain counts: an
+ * expired intermediate breaks clients however long the leaf runs.
+ */
 export function formatHealth(
   certificate: Certificate,
   now: Date,
 ): { healthy: boolean; line: string } {
-  if (now > certificate.notAfter) {
+  const earliest = earliestExpiry(certificate);
+  if (now > earliest.notAfter) {
     return {
       healthy: false,
-      line: `unhealthy: certificate "${certificate.path}" (${certificate.subject}) expired at ` +
-        `${formatTime(certificate.notAfter)} and is still being served; install a renewed ` +
-        "certificate and reload",
+      line: `unhealthy: ${describeExpiring(certificate, earliest)} expired at ` +
+        `${formatTime(earliest.notAfter)} and is still being served; install a renewed ` +
+        (earliest.position === 1 ? "certificate" : "chain") + " and reload",
     };
   }
   if (now < certificate.notBefore) {

@@ -12,6 +12,7 @@ import {
   isSameCertificate,
 } from "../certificate/certificate.ts";
 import type { Result } from "../ground/result.ts";
+import { checkRenewal, type ReloadError, type RenewalNote } from "./renewal.ts";
 
 /**
  * What asked for a load: startup, `POST /reload_certs`, SIGHUP, a `reload()` call, or a file change.
@@ -54,10 +55,14 @@ export type ReloadOutcome =
     readonly at: Date;
     /** How long reading, checking and activating took, in milliseconds. */
     readonly durationMs: number;
-    /** The certificate now active. */
+    /** The certificate now active (in a dry run: the one that would be). */
     readonly certificate: Certificate;
-    /** The certificate it replaced. */
+    /** The certificate it replaced (in a dry run: still active). */
     readonly previous: Certificate;
+    /** What the renewal changes without being refused: allowed dropped names, an earlier expiry, a new key type. */
+    readonly notes: readonly RenewalNote[];
+    /** True when it was only asked what a reload would do: nothing was swapped. */
+    readonly dryRun?: boolean;
   }
   | {
     /** The files hold the certificate already active; nothing changed. */
@@ -70,6 +75,8 @@ export type ReloadOutcome =
     readonly durationMs: number;
     /** The certificate still active. */
     readonly certificate: Certificate;
+    /** True when it was only asked what a reload would do. */
+    readonly dryRun?: boolean;
   }
   | {
     /** The files were rejected; the previous certificate stays active. */
@@ -80,10 +87,12 @@ export type ReloadOutcome =
     readonly at: Date;
     /** How long reading, checking and activating took, in milliseconds. */
     readonly durationMs: number;
-    /** Why the files were rejected. */
-    readonly error: CertificateError;
+    /** Why the files were rejected: by the loader, or by the renewal checks (`names_dropped`). */
+    readonly error: ReloadError;
     /** The certificate still active (last known good). */
     readonly certificate: Certificate;
+    /** True when it was only asked what a reload would do. */
+    readonly dryRun?: boolean;
   };
 
 /**
@@ -111,6 +120,25 @@ export interface ReloaderOptions {
   readonly clock?: () => Date;
   /** When the initial certificate was loaded; defaults to now. */
   readonly loadedAt?: Date;
+  /** Whether a renewal may drop names the active certificate serves (`--allow-dropped-names`); defaults to false. */
+  readonly allowDroppedNames?: boolean;
+}
+
+/**
+ * How one reload is asked for: a dry run (checks everything, swaps and records nothing), and
+ * whether it may drop names; unset fields take the reloader's settings.
+ *
+ * @example
+ * ```ts ignore
+ * const answer = await server.reload({ dryRun: true });
+ * console.log(formatOutcome(answer)); // "would reload: …", "would fail: …"
+ * ```
+ */
+export interface ReloadOptions {
+  /** Only say what a reload would do. */
+  readonly dryRun?: boolean;
+  /** Allow this reload to drop names the active certificate serves. */
+  readonly allowDroppedNames?: boolean;
 }
 
 /** A reload's outcome before it is told which caller it answers. */
@@ -139,8 +167,10 @@ export interface ActiveSince {
 export class Reloader {
   #active: Certificate;
   #activeSince: ActiveSince;
-  #running: Promise<SharedOutcome> | undefined;
-  #queued: Promise<SharedOutcome> | undefined;
+  /** The last reload scheduled (running or queued); undefined when idle. */
+  #tail: Promise<unknown> | undefined;
+  /** Reloads queued behind the running one, by mode: callers asking the same share one. */
+  readonly #queued = new Map<string, Promise<SharedOutcome>>();
   readonly #options: ReloaderOptions;
 
   /** Starts with a certificate that was already loaded and validated. */
@@ -163,12 +193,20 @@ export class Reloader {
   /**
    * Reloads the files and reports the outcome, naming `trigger` as its cause.
    * Reloads never interleave: a call made while one runs waits for it, then
-   * shares one fresh reload with every other caller that arrived meanwhile,
-   * so each caller's answer reflects the files as they were when it asked,
-   * or later.
+   * shares one fresh reload with every other caller that arrived meanwhile
+   * asking the same way (`options`), so each caller's answer reflects the
+   * files as they were when it asked, or later. A dry run checks the same and
+   * changes nothing.
    */
-  async reload(trigger: ReloadTrigger = "api"): Promise<ReloadOutcome> {
-    const outcome = await this.#shared(trigger);
+  async reload(
+    trigger: ReloadTrigger = "api",
+    options: ReloadOptions = {},
+  ): Promise<ReloadOutcome> {
+    const mode = {
+      dryRun: options.dryRun ?? false,
+      allowDroppedNames: options.allowDroppedNames ?? this.#options.allowDroppedNames ?? false,
+    };
+    const outcome = await this.#shared(trigger, mode);
     return { ...outcome, trigger };
   }
 
@@ -177,29 +215,31 @@ export class Reloader {
   }
 
   /** The reload this caller shares; the caller that starts a run names its trigger. */
-  #shared(trigger: ReloadTrigger): Promise<SharedOutcome> {
-    if (this.#queued !== undefined) return this.#queued;
-    if (this.#running === undefined) return this.#run(trigger);
-    const startNext = () => {
-      this.#queued = undefined;
-      return this.#run(trigger);
+  #shared(trigger: ReloadTrigger, mode: Mode): Promise<SharedOutcome> {
+    const key = `${mode.dryRun}:${mode.allowDroppedNames}`;
+    const queued = this.#queued.get(key);
+    if (queued !== undefined) return queued;
+    const start = () => {
+      if (this.#queued.get(key) === scheduled) this.#queued.delete(key);
+      return this.#reloadOnce(trigger, mode);
     };
-    this.#queued = this.#running.then(startNext, startNext);
-    return this.#queued;
+    const scheduled: Promise<SharedOutcome> = this.#tail === undefined
+      ? this.#reloadOnce(trigger, mode)
+      : this.#tail.then(start, start);
+    if (this.#tail !== undefined) this.#queued.set(key, scheduled);
+    this.#tail = scheduled;
+    const settle = () => {
+      if (this.#tail === scheduled) this.#tail = undefined;
+    };
+    scheduled.then(settle, settle);
+    return scheduled;
   }
 
-  #run(trigger: ReloadTrigger): Promise<SharedOutcome> {
-    const running = this.#reloadOnce(trigger).finally(() => {
-      if (this.#running === running) this.#running = undefined;
-    });
-    this.#running = running;
-    return running;
-  }
-
-  async #reloadOnce(trigger: ReloadTrigger): Promise<SharedOutcome> {
+  async #reloadOnce(trigger: ReloadTrigger, mode: Mode): Promise<SharedOutcome> {
     const at = this.#now();
     const started = performance.now();
     const took = () => performance.now() - started;
+    const dryRun = mode.dryRun ? { dryRun: true } : {};
     let loaded: Result<Certificate, CertificateError>;
     try {
       loaded = await this.#options.load(at);
@@ -218,31 +258,38 @@ export class Reloader {
         },
       };
     }
-    if (!loaded.ok) {
-      return {
-        kind: "failed",
-        at,
-        durationMs: took(),
-        error: loaded.error,
-        certificate: this.#active,
-      };
-    }
+    const failed = (error: ReloadError): SharedOutcome => ({
+      kind: "failed",
+      at,
+      durationMs: took(),
+      error,
+      certificate: this.#active,
+      ...dryRun,
+    });
+    if (!loaded.ok) return failed(loaded.error);
     const previous = this.#active;
     if (isSameCertificate(loaded.value, previous)) {
-      return { kind: "unchanged", at, durationMs: took(), certificate: previous };
+      return { kind: "unchanged", at, durationMs: took(), certificate: previous, ...dryRun };
     }
+    const renewal = checkRenewal(previous, loaded.value, mode.allowDroppedNames);
+    if (!renewal.ok) return failed(renewal.error);
+    const reloaded = {
+      kind: "reloaded",
+      certificate: loaded.value,
+      previous,
+      notes: renewal.value,
+    };
+    if (mode.dryRun) return { ...reloaded, kind: "reloaded", at, durationMs: took(), dryRun: true };
     const activated = await this.#options.activate?.(loaded.value);
-    if (activated !== undefined && !activated.ok) {
-      return {
-        kind: "failed",
-        at,
-        durationMs: took(),
-        error: activated.error,
-        certificate: previous,
-      };
-    }
+    if (activated !== undefined && !activated.ok) return failed(activated.error);
     this.#active = loaded.value;
     this.#activeSince = { at, trigger };
-    return { kind: "reloaded", at, durationMs: took(), certificate: loaded.value, previous };
+    return { ...reloaded, kind: "reloaded", at, durationMs: took() };
   }
+}
+
+/** How one reload runs, every option resolved. */
+interface Mode {
+  readonly dryRun: boolean;
+  readonly allowDroppedNames: boolean;
 }
