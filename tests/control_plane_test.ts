@@ -121,7 +121,10 @@ Deno.test("/metrics passes promtool after reloads of every result kind, and coun
       "signal_server_reload_duration_seconds_count 5",
     ]
   ) assert.ok(metrics.split("\n").includes(line), `missing: ${line}\n${metrics}`);
-  assert.match(metrics, /^signal_server_certificate_not_after_timestamp_seconds \d+$/m);
+  assert.match(
+    metrics,
+    /^signal_server_certificate_not_after_timestamp_seconds\{position="1",subject="CN=localhost"\} \d+$/m,
+  );
   assert.match(metrics, /^signal_server_last_reload_success_timestamp_seconds \d+(\.\d+)?$/m);
   const check = await new Deno.Command("promtool", {
     args: ["check", "metrics"],

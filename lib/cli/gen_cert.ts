@@ -24,6 +24,7 @@ import { formatTime } from "../ground/time.ts";
 const MS_PER_DAY = 24 * 60 * 60 * 1000;
 const SERIAL_BYTES = 16;
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+const RSA_SIGNING = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
 
 /** Validity of a certificate written by `deno task gen-cert` without `--days`, as Let's Encrypt issues them. */
 export const DEFAULT_VALIDITY_DAYS = 90;
@@ -96,15 +97,16 @@ export async function mintCertificate(options: MintOptions = {}): Promise<Minted
       ),
     );
   }
+  const signingKey = options.issuer?.keys.privateKey ?? keys.privateKey;
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: _randomSerial(),
     subject: name,
     issuer: options.issuer?.subject ?? name,
     notBefore: options.notBefore ?? new Date(now - MS_PER_DAY / 24),
     notAfter: options.notAfter ?? new Date(now + 30 * MS_PER_DAY),
-    signingAlgorithm: ALGORITHM,
+    signingAlgorithm: _signingAlgorithm(signingKey),
     publicKey: keys.publicKey,
-    signingKey: options.issuer?.keys.privateKey ?? keys.privateKey,
+    signingKey,
     extensions,
   });
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey));
@@ -115,6 +117,11 @@ export async function mintCertificate(options: MintOptions = {}): Promise<Minted
     notAfter: certificate.notAfter,
     keys,
   };
+}
+
+/** ECDSA with SHA-256, or RSA PKCS #1 v1.5 with SHA-256 for an RSA signing key. */
+function _signingAlgorithm(key: CryptoKey): Algorithm & { hash: string } {
+  return key.algorithm.name === RSA_SIGNING.name ? RSA_SIGNING : ALGORITHM;
 }
 
 function _nameType(value: string): x509.GeneralNameType {
