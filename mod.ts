@@ -94,7 +94,7 @@ export type {
   StartError,
   StartErrorKind,
 } from "./lib/api/start_error.ts";
-export type { ExpiryNotice } from "./lib/reload/expiry.ts";
+export type { EarliestExpiry, ExpiryNotice } from "./lib/reload/expiry.ts";
 export type { WatcherNotice } from "./lib/reload/watcher.ts";
 export type { ConnectionMigrationNotice } from "./lib/serve/tls/native_front.ts";
 export type { TlsFrontNotice } from "./lib/serve/tls/tls_front.ts";

@@ -97,8 +97,10 @@ export function mintNotYetValid(): Promise<MintedCertificate> {
   });
 }
 
-/** A CA, an intermediate signed by it, and a leaf signed by the intermediate. */
-export async function mintChain(): Promise<{
+/** A CA, an intermediate signed by it (valid as `intermediate` says, if given), and a leaf signed by the intermediate. */
+export async function mintChain(
+  intermediateValidity: Pick<MintOptions, "notBefore" | "notAfter"> = {},
+): Promise<{
   root: MintedCertificate;
   intermediate: MintedCertificate;
   leaf: MintedCertificate;
@@ -109,9 +111,31 @@ export async function mintChain(): Promise<{
     isCa: true,
     altNames: [],
     issuer: root,
+    ...intermediateValidity,
   });
   const leaf = await mintCertificate({ issuer: intermediate });
   return { root, intermediate, leaf };
+}
+
+/** Runs `promtool check metrics` on a metrics text; fails unless promtool accepts it and has nothing to say. */
+export async function assertPromtoolClean(metrics: string): Promise<void> {
+  const check = new Deno.Command("promtool", {
+    args: ["check", "metrics"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = check.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(metrics));
+  await writer.close();
+  const result = await check.output();
+  const said = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
+  if (result.code !== 0) {
+    throw new Error(`promtool refused the metrics (exit ${result.code}): ${said}`);
+  }
+  if (said.trim() !== "") {
+    throw new Error(`promtool has something to say about the metrics: ${said}`);
+  }
 }
 
 /** The SHA-256 fingerprint of a PEM certificate, as the server reports it. */

@@ -5,7 +5,14 @@
  */
 
 import assert from "node:assert/strict";
-import { DAY_MS, freePort, mintCertificate, type MintedCertificate, TempDir } from "./_fixtures.ts";
+import {
+  assertPromtoolClean,
+  DAY_MS,
+  freePort,
+  mintCertificate,
+  type MintedCertificate,
+  TempDir,
+} from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
 import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
 import { permissionFlags } from "../lib/cli/permissions.ts";
@@ -126,19 +133,7 @@ Deno.test("/metrics passes promtool after reloads of every result kind, and coun
     /^signal_server_certificate_not_after_timestamp_seconds\{position="1",subject="CN=localhost"\} \d+$/m,
   );
   assert.match(metrics, /^signal_server_last_reload_success_timestamp_seconds \d+(\.\d+)?$/m);
-  const check = await new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = check.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(metrics));
-  await writer.close();
-  const result = await check.output();
-  const said = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
-  assert.equal(result.code, 0, said);
-  assert.equal(said.trim(), "", "promtool has nothing to say about the metrics");
+  await assertPromtoolClean(metrics);
 });
 
 Deno.test("/healthz turns 503 when a short-lived certificate expires while the server runs", async () => {

@@ -8,9 +8,11 @@
 
 import assert from "node:assert/strict";
 import {
+  assertPromtoolClean,
   DAY_MS,
   fingerprintOf,
   mintCertificate,
+  mintChain,
   type MintedCertificate,
   mintExpired,
   TempDir,
@@ -320,18 +322,12 @@ Deno.test("a reload reports, without refusing, an earlier expiry and a changed k
   );
 });
 
-/** A root, an intermediate valid until `intermediateNotAfter`, and a leaf valid 30 days. */
-async function chainWith(intermediateNotAfter: Date) {
-  const root = await mintCertificate({ commonName: "Test Root CA", isCa: true, altNames: [] });
-  const intermediate = await mintCertificate({
-    commonName: "Test Intermediate CA",
-    isCa: true,
-    altNames: [],
-    issuer: root,
+/** A leaf valid 30 days behind an intermediate valid until `notAfter`, as one PEM file. */
+async function chainWith(notAfter: Date) {
+  const { intermediate, leaf } = await mintChain({
     notBefore: new Date(Date.now() - 20 * DAY_MS),
-    notAfter: intermediateNotAfter,
+    notAfter,
   });
-  const leaf = await mintCertificate({ issuer: intermediate });
   return { certificatePem: leaf.certificatePem + intermediate.certificatePem, keyPem: leaf.keyPem };
 }
 
@@ -359,7 +355,7 @@ Deno.test("the whole chain's expiry: an intermediate expiring first drives --war
     /^signal_server_chain_certificate_not_after_timestamp_seconds\{position="2",subject="CN=Test Intermediate CA"\} \d+$/m,
   );
   assert.match(metrics, /^signal_server_certificate_expiry_warning 1$/m);
-  await promtoolClean(metrics);
+  await assertPromtoolClean(metrics);
   const view = await getJson(server, "/certs");
   assert.equal(view.certificate.earliestExpiry.position, 2);
   assert.equal(view.certificate.earliestExpiry.subject, "CN=Test Intermediate CA");
@@ -413,22 +409,6 @@ Deno.test("an expired intermediate under a valid leaf: refused on reload and at 
     /Certificate 2 of ".*cert\.pem" \(CN=Test Intermediate CA\), an issuer in its chain, expired at/,
   );
 });
-
-async function promtoolClean(metrics: string): Promise<void> {
-  const check = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = check.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(metrics));
-  await writer.close();
-  const result = await check.output();
-  const said = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
-  assert.equal(result.code, 0, said);
-  assert.equal(said.trim(), "", "promtool has nothing to say about the metrics");
-}
 
 Deno.test("drift: an in-place rewrite and a rename show as changed (never reloaded), garbage as invalid, a missing file as unreadable, in the loader's words", async () => {
   await using dir = await TempDir.create();
