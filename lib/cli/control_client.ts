@@ -208,6 +208,11 @@ function _parse(args: readonly string[]): Result<
     );
   }
   if (extra.length > 0) return err(`unexpected argument "${extra[0]}"`);
+  for (const flag of ["dry-run", "allow-dropped-names"] as const) {
+    if (parsed.values[flag] && command !== "reload") {
+      return err(`--${flag} is an option of reload, not of ${command}`);
+    }
+  }
   const port = parsed.values.port;
   if (port !== undefined && !/^\d+$/.test(port)) {
     return err(`--port must be a port number, got "${port}"`);

@@ -49,6 +49,7 @@ interface Entry {
   readonly event: LogEvent;
   readonly message: string;
   readonly trigger?: ReloadTrigger;
+  readonly dryRun?: boolean;
   readonly certificate?: Certificate;
 }
 
@@ -76,6 +77,7 @@ export class Log {
       event: "reload",
       message: formatOutcome(outcome),
       trigger: outcome.trigger,
+      ...(dryRun ? { dryRun } : {}),
       certificate: outcome.certificate,
     });
   }
@@ -133,6 +135,7 @@ export class Log {
       level: entry.level,
       event: entry.event,
       ...(entry.trigger === undefined ? {} : { trigger: entry.trigger }),
+      ...(entry.dryRun ? { dry_run: true } : {}),
       message: entry.message,
       ...certificate,
     }));
