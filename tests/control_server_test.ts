@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { accessPolicy, MAX_CONTROL_BODY_BYTES } from "../lib/control/control_access.ts";
-import { controlHandler } from "../lib/control/control_server.ts";
+import { controlHandler, reloadOptions } from "../lib/control/control_server.ts";
 import { formatOutcome } from "../lib/reload/outcome_words.ts";
 import { ReloadHistory } from "../lib/reload/history.ts";
 import { ReloadMetrics } from "../lib/control/metrics.ts";
@@ -327,4 +327,20 @@ Deno.test("GET /metrics counts reloads by trigger and result and shows the certi
   );
   assert.match(text, /^signal_server_reload_failures_total\{kind="empty"\} 1$/m);
   assert.match(text, /^signal_server_reload_duration_seconds_count 1$/m);
+});
+
+Deno.test("reload parameters: dry_run and allow_dropped_names take 1/true or 0/false; anything else is an error line", () => {
+  const parse = (query: string) => reloadOptions(new URLSearchParams(query));
+  assert.deepEqual(parse(""), { ok: true, value: {} });
+  assert.deepEqual(parse("dry_run=1&allow_dropped_names=TRUE"), {
+    ok: true,
+    value: { dryRun: true, allowDroppedNames: true },
+  });
+  assert.deepEqual(parse("dry_run=0"), { ok: true, value: { dryRun: false } });
+  assert.deepEqual(parse("dry_run=yes"), { ok: false, error: 'dry_run must be 1 or 0, got "yes"' });
+  assert.deepEqual(parse("dryrun=1"), {
+    ok: false,
+    error:
+      'unknown query parameter "dryrun"; /reload_certs takes dry_run=1 and allow_dropped_names=1',
+  });
 });

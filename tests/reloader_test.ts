@@ -175,3 +175,74 @@ Deno.test("a loader that throws fails the reload instead of letting the exceptio
   );
   assert.equal(reloader.active, OLD);
 });
+
+Deno.test("a dry run checks and answers like a reload but never activates or changes the active certificate", async () => {
+  const loader = new ScriptedLoader();
+  let activations = 0;
+  const reloader = new Reloader(OLD, {
+    load: loader.load,
+    activate: () => {
+      activations++;
+      return ok(undefined);
+    },
+  });
+  const dry = reloader.reload("http", { dryRun: true });
+  await loader.answer(ok(NEW));
+  const outcome = await dry;
+  assert.equal(outcome.kind, "reloaded");
+  assert.equal(outcome.kind === "reloaded" && outcome.dryRun, true);
+  assert.equal(outcome.certificate, NEW, "the certificate that would be served");
+  assert.equal(reloader.active, OLD);
+  assert.equal(reloader.activeSince.trigger, "startup");
+  assert.equal(activations, 0);
+});
+
+Deno.test("a dry run and a real reload queued together do not share one outcome, and still never interleave", async () => {
+  const gate = Promise.withResolvers<void>();
+  let [calls, running, maxRunning] = [0, 0, 0];
+  const reloader = new Reloader(OLD, {
+    load: async () => {
+      calls++;
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      if (calls === 1) await gate.promise;
+      running--;
+      return ok(calls === 1 ? NEW : NEWER);
+    },
+  });
+  const first = reloader.reload();
+  const dry = reloader.reload("http", { dryRun: true });
+  const real = reloader.reload("sighup");
+  const dryAgain = reloader.reload("http", { dryRun: true });
+  gate.resolve();
+  const [dryOutcome, realOutcome, dryAgainOutcome] = [await dry, await real, await dryAgain];
+  assert.equal((await first).kind, "reloaded");
+  assert.equal(dryOutcome.kind === "reloaded" && dryOutcome.dryRun, true);
+  assert.equal(realOutcome.kind === "reloaded" && realOutcome.dryRun, undefined);
+  assert.equal(dryAgainOutcome.at, dryOutcome.at, "dry runs queued together share one");
+  assert.equal(calls, 3, "the running reload, one dry run, one real reload");
+  assert.equal(maxRunning, 1);
+  assert.equal(reloader.active, NEWER);
+});
+
+Deno.test("a renewal that drops a name fails as names_dropped unless the reloader or the call allows it", async () => {
+  const served = fakeCertificate("AA", {
+    subjectAltNames: ["DNS:a.example", "IP Address:10.0.0.2"],
+  });
+  const renewal = fakeCertificate("BB", { subjectAltNames: ["DNS:a.example"] });
+  const strict = new Reloader(served, { load: () => Promise.resolve(ok(renewal)) });
+  const refused = await strict.reload();
+  assert.equal(refused.kind === "failed" && refused.error.kind, "names_dropped");
+  assert.equal(strict.active, served);
+  const allowed = await strict.reload("http", { allowDroppedNames: true });
+  assert.equal(allowed.kind, "reloaded");
+  const lenient = new Reloader(served, {
+    load: () => Promise.resolve(ok(renewal)),
+    allowDroppedNames: true,
+  });
+  const outcome = await lenient.reload("sighup");
+  assert.equal(outcome.kind, "reloaded");
+  assert.deepEqual(outcome.kind === "reloaded" && outcome.notes, [
+    { kind: "names_dropped", dropped: [{ type: "ip", value: "10.0.0.2" }] },
+  ]);
+});
