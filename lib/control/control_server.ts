@@ -8,7 +8,8 @@
  *   and records nothing (`would reload: …`, same status), `?allow_dropped_names=1`
  *   lets a renewal drop names; any other query parameter is refused (400), so a
  *   typo of `dry_run` never reloads;
- * - `GET /certs`: the active certificate and the last reloads (text or JSON);
+ * - `GET /certs`: the active certificate and its chain, whether the files on
+ *   disk still hold it, and the last reloads (text or JSON);
  * - `GET /metrics`: Prometheus metrics;
  * - `GET /healthz`: 200 while the active certificate is valid, else 503.
  *
