@@ -1,8 +1,9 @@
 /**
  * The certificate layer: reads and checks the certificate and key files and
  * returns a `Result<Certificate, CertificateError>` (`certificate.ts`, with
- * X.509 in `x509.ts`, keys in `private_key.ts` and their type in `key_type.ts`); the words of every
- * `CertificateError` live beside it (`describe_error.ts`). It knows nothing
+ * X.509 in `x509.ts`, keys in `private_key.ts` and their type in
+ * `key_type.ts`); the words of every `CertificateError` live beside it
+ * (`describe_error.ts`). It knows nothing
  * of HTTP, signals, reloads or the command line.
  *
  * May import: `lib/ground/`.
