@@ -238,7 +238,8 @@ Deno.test("docs/library.md lists every option of ServeWithReloadOptions and Cont
 Deno.test("docs/control-api.md lists exactly the metric families /metrics serves", async () => {
   const { ReloadMetrics } = await import("../lib/control/metrics.ts");
   const { fakeCertificate } = await import("./_certificates.ts");
-  const metrics = new ReloadMetrics();
+  // With a disk look, so that the drift gauge is served too, as the server serves it.
+  const metrics = new ReloadMetrics(14, () => Promise.resolve({ state: "same" }));
   metrics.record({
     kind: "loaded",
     trigger: "startup",
