@@ -301,3 +301,45 @@ Deno.test("notices about the watcher and expiry name the files, the interval and
       "the 45-day warning window; renew it and reload",
   );
 });
+
+Deno.test("a dry run's line is the reload's line in a would-form, ending so that it cannot pass for a reload", () => {
+  const base = { trigger: "http" as const, at: AT, durationMs: 1, dryRun: true };
+  const tail = "; dry run: nothing was swapped or recorded";
+  assert.equal(
+    formatOutcome({ ...base, kind: "reloaded", certificate: NEW, previous: OLD, notes: [] }),
+    'would reload: would serve "cert.pem": CN=localhost [DNS:localhost], expires ' +
+      "2027-11-27T12:00:00Z (365 days left), SHA-256 BB:BB; would replace SHA-256 AA:AA" + tail,
+  );
+  assert.equal(
+    formatOutcome({ ...base, kind: "unchanged", certificate: OLD }),
+    'would be unchanged: "cert.pem" holds the certificate already being served, CN=localhost ' +
+      "[DNS:localhost], expires 2026-12-27T12:00:00Z (30 days left), SHA-256 AA:AA" + tail,
+  );
+  const error = { kind: "empty", role: "certificate", path: "cert.pem" } as const;
+  const real = formatOutcome({ ...base, kind: "failed", error, certificate: OLD, dryRun: false });
+  const dry = formatOutcome({ ...base, kind: "failed", error, certificate: OLD });
+  assert.equal(dry, real.replace(/^reload failed: /, "would fail: ") + tail);
+});
+
+Deno.test("a reload's notes follow its line: an allowed drop of names, an earlier expiry, a new key type", () => {
+  const line = formatOutcome({
+    kind: "reloaded",
+    trigger: "sighup",
+    at: AT,
+    durationMs: 1,
+    certificate: NEW,
+    previous: OLD,
+    notes: [
+      {
+        kind: "names_dropped",
+        dropped: [{ type: "dns", value: "a.example" }, { type: "ip", value: "::1" }],
+      },
+      { kind: "expires_earlier", notAfter: OLD.notAfter, previousNotAfter: NEW.notAfter },
+      { kind: "key_type_changed", from: "ECDSA P-256", to: "RSA 2048" },
+    ],
+  });
+  assert.match(
+    line,
+    /; replaced SHA-256 AA:AA; note: it no longer covers "a\.example" and "::1" \(dropped names allowed\); it expires earlier than the certificate it replaces \(2026-12-27T12:00:00Z, not 2027-11-27T12:00:00Z\); its key changed from ECDSA P-256 to RSA 2048$/,
+  );
+});
