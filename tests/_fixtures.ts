@@ -81,6 +81,20 @@ export function freePort(): number {
   throw new Error(`no free port in ${PORT_RANGE.from}–${PORT_RANGE.to}`);
 }
 
+/** An RSA-2048 signing key pair (PKCS #1 v1.5, SHA-256), for certificates whose key is not the usual P-256. */
+export async function mintRsaKeys(): Promise<CryptoKeyPair> {
+  return await crypto.subtle.generateKey(
+    {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: 2048,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: "SHA-256",
+    },
+    true,
+    ["sign", "verify"],
+  );
+}
+
 /** A certificate that expired yesterday (valid for the nine days before). */
 export function mintExpired(): Promise<MintedCertificate> {
   return mintCertificate({

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { copyProject, DAY_MS, TempDir } from "./_fixtures.ts";
+import { copyProject, DAY_MS, mintRsaKeys, TempDir } from "./_fixtures.ts";
 import {
   DEFAULT_VALIDITY_DAYS,
   GEN_CERT_TASK_WRITES,
@@ -156,16 +156,7 @@ Deno.test("deno task gen-cert writes renewed.pem for key.pem's key and leaves th
 });
 
 Deno.test("gen-cert signs only with a P-256 PKCS #8 key: another key or no key block is refused with the reason", async () => {
-  const rsa = await crypto.subtle.generateKey(
-    {
-      name: "RSASSA-PKCS1-v1_5",
-      modulusLength: 2048,
-      publicExponent: new Uint8Array([1, 0, 1]),
-      hash: "SHA-256",
-    },
-    true,
-    ["sign", "verify"],
-  );
+  const rsa = await mintRsaKeys();
   const der = new Uint8Array(await crypto.subtle.exportKey("pkcs8", rsa.privateKey));
   const rsaPem = encodePem("PRIVATE KEY", btoa(String.fromCharCode(...der)));
   const refused = await readKeyPair(rsaPem);

@@ -15,6 +15,7 @@ import {
   mintChain,
   type MintedCertificate,
   mintExpired,
+  mintRsaKeys,
   TempDir,
 } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
@@ -302,16 +303,7 @@ Deno.test("a reload reports, without refusing, an earlier expiry and a changed k
     await mintCertificate({ notAfter: new Date(Date.now() + 60 * DAY_MS) }),
   );
   await using server = await ServerProcess.start({ options: { cert, key } });
-  const rsa = await crypto.subtle.generateKey(
-    {
-      name: "RSASSA-PKCS1-v1_5",
-      modulusLength: 2048,
-      publicExponent: new Uint8Array([1, 0, 1]),
-      hash: "SHA-256",
-    },
-    true,
-    ["sign", "verify"],
-  );
+  const rsa = await mintRsaKeys();
   const shorter = await mintCertificate({
     notAfter: new Date(Date.now() + 20 * DAY_MS),
     keys: rsa,
