@@ -527,6 +527,21 @@ Deno.test("deno task validate checks files offline, without network permission: 
     "--json",
   ]);
   assert.equal(allowed.code, 0, allowed.stderr);
+  const expiredServed = await dir.write(
+    "expired-served.pem",
+    (await mintCertificate({
+      commonName: "example.com",
+      altNames: ["example.com", "10.0.0.2"],
+      notBefore: new Date(Date.now() - 10 * DAY_MS),
+      notAfter: new Date(Date.now() - DAY_MS),
+    })).certificatePem,
+  );
+  const againstExpired = await runTask("validate", ["--cert", renewal, "--against", expiredServed]);
+  assert.equal(againstExpired.code, 1, "an expired served certificate still has names to compare");
+  assert.match(
+    againstExpired.stderr,
+    /^would fail: Renewal ".*renewal\.pem" does not cover "10\.0\.0\.2"/,
+  );
   const reloadAnswer = JSON.parse(allowed.stdout);
   assert.equal(reloadAnswer.outcome, "reloaded");
   assert.equal(reloadAnswer.dry_run, true);
