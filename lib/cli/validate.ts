@@ -82,7 +82,7 @@ export async function runValidate(args: readonly string[], now = new Date()): Pr
     _print(loaded.ok, request.json ? _offlineJson(loaded, now) : _offlineLine(loaded, now));
     return loaded.ok ? EXIT_CODE.stopped : EXIT_CODE.startupFailed;
   }
-  const served = await loadCertificate({ cert: request.against }, { now });
+  const served = await _loadServed(request.against, now);
   if (!served.ok) {
     console.error(`signal-server: --against: ${describeError(served.error)}`);
     return EXIT_CODE.usage;
@@ -102,6 +102,32 @@ export async function runValidate(args: readonly string[], now = new Date()): Pr
     request.json ? _againstJson(outcome, reloader) : formatOutcome(outcome),
   );
   return OUTCOME_EXIT_CODE[outcome.kind];
+}
+
+/** How often the served certificate is read again at a date within its validity. */
+const SERVED_VALIDITY_RETRIES = 2;
+
+/**
+ * Loads the `--against` certificate whatever its dates: the one being served may well have expired
+ * (the reason to renew), and the renewal checks need its names and key only. An `expired` or
+ * `not_yet_valid` answer is asked again at a moment the refused date allows.
+ */
+async function _loadServed(
+  path: string,
+  now: Date,
+): Promise<Result<Certificate, CertificateError>> {
+  let loaded = await loadCertificate({ cert: path }, { now });
+  for (let retry = 0; retry < SERVED_VALIDITY_RETRIES && !loaded.ok; retry++) {
+    const error = loaded.error;
+    if (error.kind === "expired") {
+      loaded = await loadCertificate({ cert: path }, {
+        now: new Date(error.notAfter.getTime() - 1),
+      });
+    } else if (error.kind === "not_yet_valid") {
+      loaded = await loadCertificate({ cert: path }, { now: error.notBefore });
+    } else break;
+  }
+  return loaded;
 }
 
 function _offlineLine(loaded: Result<Certificate, CertificateError>, now: Date): string {
