@@ -62,7 +62,9 @@ function _renderOutcome(outcome: ReloadOutcome): string {
         : `; note: ${outcome.notes.map(formatRenewalNote).join("; ")}`;
       return outcome.dryRun
         ? `would reload: would serve ${describeCertificate(outcome.certificate, outcome.at)}` +
-          `; would replace one that expires ${formatTime(outcome.previous.notAfter)}${notes}${DRY_RUN_TAIL}`
+          `; would replace one that expires ${
+            formatTime(outcome.previous.notAfter)
+          }${notes}${DRY_RUN_TAIL}`
         : `reloaded: now serving ${describeCertificate(outcome.certificate, outcome.at)}` +
           `; it replaced one that expires ${formatTime(outcome.previous.notAfter)}${notes}`;
     }
