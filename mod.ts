@@ -26,7 +26,10 @@
 
 import { type Certificate, loadCertificate } from "./lib/certificate/certificate.ts";
 import { controlHandler, HEALTH_PATH } from "./lib/control/control_server.ts";
-import { listen, type ListenError, listenUnix } from "./lib/serve/listen.ts";
+import { listen, type ListenError, listenUnix, type Server } from "./lib/serve/listen.ts";
+import { DescriptorGuard, type StopReport } from "./lib/serve/connections.ts";
+import { CONTROL_MAX_CONNECTIONS } from "./lib/serve/connection_limits.ts";
+import { ServerMetrics } from "./lib/control/server_metrics.ts";
 import { accessPolicy } from "./lib/control/control_access.ts";
 import { ReloadHistory } from "./lib/reload/history.ts";
 import { ReloadMetrics } from "./lib/control/metrics.ts";
@@ -83,6 +86,9 @@ export type { ControlAddress, ServeWithReloadOptions } from "./lib/api/serve_opt
 export type { ShutdownSignal, StopEvent } from "./lib/serve/signals.ts";
 export type { Notice } from "./lib/api/notice.ts";
 export type { ConnectionMigration } from "./lib/serve/tls/native_front.ts";
+export type { ConnectionLimits } from "./lib/serve/connection_limits.ts";
+export { DEFAULT_LIMITS } from "./lib/serve/connection_limits.ts";
+export type { DescriptorEvent } from "./lib/serve/connections.ts";
 export type {
   NativeFrontUnavailable,
   TlsFrontChoice,
@@ -189,19 +195,25 @@ export async function serveWithReload(
   report(startupOutcome(loaded.value, at, performance.now() - started));
 
   const appAddress = { hostname: config.hostname, port: config.port };
+  const guard = new DescriptorGuard((event) => config.onNotice({ kind: "descriptors", event }));
+  // The certificate file is the one file this process is sure it may read.
+  guard.keepSpares(() => Deno.open(config.cert, { read: true }));
+  const appLimits = { limits: config.limits, guard };
+  const serverMetrics = new ServerMetrics(config.droppedLogLines);
   // Told while the native front starts; noticed after the front itself, below.
   let migration: ConnectionMigration | undefined;
   const onMigration = (found: ConnectionMigration) => migration = found;
-  let app: Result<TlsFront | Deno.HttpServer<Deno.NetAddr>, ListenError>;
-  if (front === undefined) app = listen("app", appAddress, config.handler);
+  let app: Result<TlsFront | Server, ListenError>;
+  if (front === undefined) app = listen("app", appAddress, config.handler, appLimits);
   else if (front.value.front === "native") {
-    app = await listenNativeTls(appAddress, loaded.value, config.handler, onMigration);
+    app = await listenNativeTls(appAddress, loaded.value, config.handler, onMigration, appLimits);
   } else {
     // node:https and node:stream cost memory every process would carry: load them only here.
     const { listenNodeTls } = await import("./lib/serve/tls/node_front.ts");
-    app = await listenNodeTls(appAddress, loaded.value, config.handler);
+    app = await listenNodeTls(appAddress, loaded.value, config.handler, appLimits);
   }
   if (!app.ok) return err({ kind: "listen", error: app.error });
+  serverMetrics.add("app", app.value.stats);
   const tls = "swap" in app.value ? app.value : undefined;
   if (tls !== undefined) {
     const fallback = front?.ok ? front.value.fallback : undefined;
@@ -218,7 +230,7 @@ export async function serveWithReload(
   const reload = async (trigger: ReloadTrigger, options?: ReloadOptions) =>
     report(await active.reload(trigger, options));
 
-  const servers: { shutdown(): Promise<void> }[] = [app.value];
+  const servers: { shutdown(): Promise<StopReport | void> }[] = [app.value];
   expiry.startDaily(() => active.active);
   let controlAddr: Deno.NetAddr | Deno.UnixAddr | undefined;
   if (config.control !== undefined) {
@@ -233,20 +245,29 @@ export async function serveWithReload(
         const since = active.activeSince;
         return statusView(certificate, since, history.newestFirst(), now, config.warnDays, disk);
       },
-      metrics,
+      metrics: {
+        render: async () => `${await metrics.render()}\n${serverMetrics.render()}`,
+        contentType: metrics.contentType,
+      },
       warnDays: config.warnDays,
       access: accessPolicy(socket === undefined ? hostname : undefined, token, {
         withoutToken: healthzWithoutToken ? [HEALTH_PATH] : [],
       }),
     });
+    const controlLimits = {
+      limits: { ...config.limits, maxConnections: CONTROL_MAX_CONNECTIONS },
+      guard,
+    };
     const control = socket === undefined
-      ? listen("control", { hostname, port }, handler)
-      : await listenUnix("control", socket, handler);
+      ? listen("control", { hostname, port }, handler, controlLimits)
+      : await listenUnix("control", socket, handler, controlLimits);
     if (!control.ok) {
       await app.value.shutdown();
+      guard.close();
       return err({ kind: "listen", error: control.error });
     }
     servers.push(control.value);
+    serverMetrics.add("control", control.value.stats);
     controlAddr = control.value.addr;
   }
 
@@ -270,9 +291,11 @@ export async function serveWithReload(
     stopping ??= (async () => {
       config.onStop({ signal, phase: "stopping" });
       expiry.stop();
-      await Promise.all(servers.map((server) => server.shutdown()));
+      const reports = await Promise.all(servers.map((server) => server.shutdown()));
+      guard.close();
+      const cut = reports.reduce((sum, report) => sum + (report?.cut ?? 0), 0);
       removeSignalHandlers();
-      config.onStop({ signal, phase: "stopped" });
+      config.onStop({ signal, phase: "stopped", cut, graceMs: config.limits.stopGraceMs });
       markFinished();
     })();
     return stopping;

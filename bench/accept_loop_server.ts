@@ -15,8 +15,9 @@
  */
 
 import { appHandler } from "../lib/serve/app_server.ts";
-import { handlerFailed } from "../lib/serve/tls/tls_front.ts";
-import { NATIVE_PROTOCOLS, serveOnConnection } from "../lib/serve/tls/native_front.ts";
+import { handlerFailed } from "../lib/serve/listen.ts";
+import { serveOnConnection } from "../lib/serve/connections.ts";
+import { NATIVE_PROTOCOLS } from "../lib/serve/tls/native_front.ts";
 
 if (import.meta.main) {
   const [cert = "cert.pem", key = "key.pem", port = "8443"] = Deno.args;

@@ -12,6 +12,7 @@ import { type ExpiryNotice, formatExpiryNotice } from "../reload/expiry.ts";
 import { formatWatcherNotice, type WatcherNotice } from "../reload/watcher.ts";
 import { type ConnectionMigrationNotice, formatMigration } from "../serve/tls/native_front.ts";
 import { formatTlsFrontNotice, type TlsFrontNotice } from "../serve/tls/tls_front.ts";
+import { type DescriptorNotice, formatDescriptorNotice } from "../serve/connections.ts";
 
 /**
  * Something the operator should know about how the server runs. Each kind is
@@ -26,7 +27,8 @@ export type Notice =
   | TlsFrontNotice
   | ConnectionMigrationNotice
   | ExpiryNotice
-  | WatcherNotice;
+  | WatcherNotice
+  | DescriptorNotice;
 
 /** Whether a notice asks the operator to act (`warning`) or only informs (`info`). */
 export function noticeLevel(notice: Notice): "info" | "warning" {
@@ -40,6 +42,8 @@ export function noticeLevel(notice: Notice): "info" | "warning" {
       return "warning";
     case "watching":
       return "info";
+    case "descriptors":
+      return notice.event.kind === "exhausted" ? "warning" : "info";
   }
 }
 
@@ -62,6 +66,8 @@ export function formatNotice(notice: Notice): string {
     case "watching":
     case "watcher_failed":
       return formatWatcherNotice(notice);
+    case "descriptors":
+      return formatDescriptorNotice(notice.event);
     default:
       return unreachable(notice);
   }

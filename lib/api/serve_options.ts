@@ -13,6 +13,12 @@ import type { OptionError } from "../ground/option_error.ts";
 import type { Notice } from "./notice.ts";
 import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "../serve/tls/tls_front.ts";
 import { DEFAULT_WARN_DAYS } from "../reload/expiry.ts";
+import {
+  type ConnectionLimits,
+  DEFAULT_LIMITS,
+  LIMIT_NAMES,
+  MAX_LIMIT,
+} from "../serve/connection_limits.ts";
 
 /**
  * Where the control server listens.
@@ -92,6 +98,10 @@ export interface ServeWithReloadOptions {
    * `names_dropped`.
    */
   readonly allowDroppedNames?: boolean;
+  /** Timeouts, the cap on open app connections and the stop's grace period; each defaults to {@linkcode DEFAULT_LIMITS}. */
+  readonly limits?: Partial<ConnectionLimits>;
+  /** How many log lines your log had to drop, shown in `/metrics` (`signal_server_log_lines_dropped_total`). */
+  readonly droppedLogLines?: () => number;
 }
 
 /** The options with every default filled in, checked. */
@@ -126,6 +136,10 @@ export interface ResolvedServeOptions {
   readonly warnDays: number;
   /** Whether reloads may drop names. */
   readonly allowDroppedNames: boolean;
+  /** The connection limits, every one filled in. */
+  readonly limits: ConnectionLimits;
+  /** The caller's count of dropped log lines. */
+  readonly droppedLogLines: () => number;
 }
 
 /** The control server's checked settings. */
@@ -186,6 +200,17 @@ export function resolveServeOptions(
   if (!Number.isInteger(warnDays) || warnDays < 0) {
     return problem("warnDays", `must be a whole number of days ≥ 0, got ${warnDays}`);
   }
+  const limits: Record<keyof ConnectionLimits, number> = { ...DEFAULT_LIMITS };
+  for (const name of LIMIT_NAMES) {
+    const value = options.limits?.[name] ?? DEFAULT_LIMITS[name];
+    if (!Number.isInteger(value) || value < 1 || value > MAX_LIMIT) {
+      return problem(
+        `limits.${name}`,
+        `must be a whole number from 1 to ${MAX_LIMIT}, got ${value}`,
+      );
+    }
+    limits[name] = value;
+  }
   let control: ResolvedServeOptions["control"];
   if (options.control !== false) {
     const controlHostname = options.control?.hostname ?? DEFAULT_ADDRESSES.controlHostname;
@@ -227,14 +252,31 @@ export function resolveServeOptions(
     control,
     signals: options.signals ?? true,
     exitOnSecondSignal: options.exitOnSecondSignal ?? true,
-    onReload: options.onReload ?? (() => {}),
-    onStop: options.onStop ?? (() => {}),
-    onNotice: options.onNotice ?? (() => {}),
+    onReload: _neverThrows(options.onReload),
+    onStop: _neverThrows(options.onStop),
+    onNotice: _neverThrows(options.onNotice),
     tlsFront,
     watch: options.watch ?? false,
     warnDays,
     allowDroppedNames: options.allowDroppedNames ?? false,
+    limits,
+    droppedLogLines: options.droppedLogLines ?? (() => 0),
   });
+}
+
+/**
+ * A callback that cannot fail what called it: an exception from the caller's `onReload` (a log
+ * that cannot write, say) must not turn a reload that worked into a 500.
+ */
+function _neverThrows<T>(callback: ((value: T) => void) | undefined): (value: T) => void {
+  if (callback === undefined) return () => {};
+  return (value) => {
+    try {
+      callback(value);
+    } catch {
+      // The outcome stands; what the callback did with it is the caller's concern.
+    }
+  };
 }
 
 /** Whether a value is a TCP port number (0 picks a free one). */

@@ -67,10 +67,8 @@ export class ReloadMetrics {
   async render(): Promise<string> {
     const certificate = this.#active;
     const disk = this.#disk === undefined ? undefined : await this.#disk();
-    const name = (suffix: string) => PREFIX + suffix;
-    const block = (suffix: string, type: string, help: string, lines: string[]) =>
-      [`# HELP ${name(suffix)} ${_escape(help)}`, `# TYPE ${name(suffix)} ${type}`, ...lines]
-        .join("\n");
+    const name = metricName;
+    const block = metricBlock;
     const gauge = (suffix: string, help: string, value: number) =>
       block(suffix, "gauge", help, [`${name(suffix)} ${_value(value)}`]);
     const reloads = [...this.#reloads].map(([key, count]) => {
@@ -173,6 +171,17 @@ export class ReloadMetrics {
   get contentType(): string {
     return CONTENT_TYPE;
   }
+}
+
+/** The full name of one of our metrics: `signal_server_` and the suffix. */
+export function metricName(suffix: string): string {
+  return PREFIX + suffix;
+}
+
+/** One metric in the text format: its HELP and TYPE lines, then its samples. */
+export function metricBlock(suffix: string, type: string, help: string, lines: string[]): string {
+  const name = metricName(suffix);
+  return [`# HELP ${name} ${_escape(help)}`, `# TYPE ${name} ${type}`, ...lines].join("\n");
 }
 
 function _earliestLine(metric: string, certificate: Certificate): string {

@@ -7,16 +7,17 @@
 
 import { hostPort } from "../ground/address.ts";
 import { err, ok, type Result, unreachable } from "../ground/result.ts";
+import type { ConnectionLimits } from "./connection_limits.ts";
+import {
+  Connections,
+  type ConnectionStats,
+  type DescriptorGuard,
+  serveOnConnection,
+  type ServerName,
+  type StopReport,
+} from "./connections.ts";
 
-/**
- * Which of the two servers an address belongs to.
- *
- * @example
- * ```ts ignore
- * if (!started.ok && started.error.kind === "listen") console.error(started.error.error.server);
- * ```
- */
-export type ServerName = "app" | "control";
+export type { ServerName } from "./connections.ts";
 
 /**
  * Why a server could not start listening: a closed set, keyed by `kind`.
@@ -65,17 +66,72 @@ export interface ListenAddress {
   readonly port: number;
 }
 
-/** Starts `Deno.serve` on an address; binding failures come back as values. */
+/** A server listening on an address, serving its connections under limits. */
+export interface Server<Addr extends Deno.Addr = Deno.NetAddr> {
+  /** The bound address. */
+  readonly addr: Addr;
+  /** Its connection counters, for `/metrics`. */
+  readonly stats: ConnectionStats;
+  /** Stops accepting, lets requests in flight finish within the grace period, cuts the rest. */
+  shutdown(): Promise<StopReport>;
+}
+
+/** How a server's connections are held: their limits and the process's descriptor guard. */
+export interface ServeLimits {
+  /** Timeouts, the cap on open connections, the stop's grace period. */
+  readonly limits: ConnectionLimits;
+  /** Shared by every server of the process. */
+  readonly guard: DescriptorGuard;
+}
+
+/** The answer to a request whose handler threw: a plain 500, the error logged, never leaked. */
+export function handlerFailed(error: unknown): Response {
+  console.error("signal-server: the app's handler threw:", error);
+  return new Response("Internal Server Error", { status: 500 });
+}
+
+/** Starts serving on an address; binding failures come back as values. */
 export function listen(
   server: ServerName,
   address: ListenAddress,
   handler: Deno.ServeHandler<Deno.NetAddr>,
-): Result<Deno.HttpServer<Deno.NetAddr>, ListenError> {
+  serveLimits: ServeLimits,
+): Result<Server, ListenError> {
   try {
-    return ok(Deno.serve({ ...address, onListen: () => {} }, handler));
+    const listener = Deno.listen({ ...address, transport: "tcp" });
+    return ok(serveListener(server, listener, handler, serveLimits));
   } catch (error) {
     return err(listenError(server, hostPort(address.hostname, address.port), error));
   }
+}
+
+/**
+ * Serves a bound listener through {@linkcode Connections}: our accept loop,
+ * deadlines and descriptor guard, each connection served natively.
+ */
+export function serveListener<Addr extends Deno.Addr>(
+  server: ServerName,
+  listener: Deno.Listener<Deno.Conn, Addr>,
+  // deno-lint-ignore no-explicit-any
+  handler: Deno.ServeHandler<any>,
+  { limits, guard }: ServeLimits,
+): Server<Addr> {
+  const serve = serveOnConnection();
+  if (serve === undefined) {
+    listener.close();
+    throw new Error("this Deno lacks the internal serveHttpOnConnection");
+  }
+  const connections = new Connections({
+    server,
+    handler,
+    onError: handlerFailed,
+    limits,
+    guard,
+    serve,
+  });
+  if (server === "app") guard.shedFrom(connections);
+  connections.add(listener as unknown as Deno.Listener);
+  return { addr: listener.addr, stats: connections.stats, shutdown: () => connections.stop() };
 }
 
 /** Maps an exception (Deno's, or node:net's with a `code`) raised while binding to a {@linkcode ListenError}. */
@@ -112,12 +168,7 @@ export function serverUrl(
 }
 
 /** A server on a Unix socket; stopping it removes the socket file. */
-export interface UnixServer {
-  /** The socket's address. */
-  readonly addr: Deno.UnixAddr;
-  /** Stops serving gracefully, then removes the socket file. */
-  shutdown(): Promise<void>;
-}
+export type UnixServer = Server<Deno.UnixAddr>;
 
 /** The mode of the control socket: read and write for its owner only. */
 export const SOCKET_MODE = 0o600;
@@ -131,6 +182,7 @@ export async function listenUnix(
   server: ServerName,
   path: string,
   handler: Deno.ServeHandler<Deno.UnixAddr>,
+  serveLimits: ServeLimits,
 ): Promise<Result<UnixServer, ListenError>> {
   const address = `unix:${path}`;
   try {
@@ -142,13 +194,20 @@ export async function listenUnix(
       }
       await Deno.remove(path);
     }
-    const served = Deno.serve({ path, onListen: () => {} }, handler);
+    const served = serveListener(
+      server,
+      Deno.listen({ transport: "unix", path }),
+      handler,
+      serveLimits,
+    );
     await Deno.chmod(path, SOCKET_MODE);
     return ok({
       addr: served.addr,
+      stats: served.stats,
       async shutdown() {
-        await served.shutdown();
+        const report = await served.shutdown();
         await Deno.remove(path).catch(() => {});
+        return report;
       },
     });
   } catch (error) {

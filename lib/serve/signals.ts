@@ -36,6 +36,10 @@ export interface StopEvent {
   readonly signal: ShutdownSignal | "api";
   /** Which step this is. */
   readonly phase: "stopping" | "stopped" | "forced";
+  /** At `stopped`: connections cut with requests still in flight after the grace period. */
+  readonly cut?: number;
+  /** At `stopped`: the grace period, in milliseconds. */
+  readonly graceMs?: number;
 }
 
 /** What the signal handlers call. */
@@ -78,12 +82,20 @@ export function installSignalHandlers(handlers: SignalHandlers): () => void {
 }
 
 /** Renders a step of a graceful stop: the signal arrived, the servers stopped, or a second signal forced the exit. */
-export function formatStop(phase: "stopping" | "stopped" | "forced"): string {
+export function formatStop(
+  phase: "stopping" | "stopped" | "forced",
+  cut = 0,
+  graceMs = 0,
+): string {
   switch (phase) {
     case "stopping":
       return "shutting down: finishing in-flight requests";
     case "stopped":
-      return "stopped";
+      return cut === 0
+        ? "stopped"
+        : `stopped; cut ${cut} connection${
+          cut === 1 ? "" : "s"
+        } with requests still in flight after the ${graceMs / 1000} s grace period`;
     case "forced":
       return "second stop signal received: exiting now without waiting";
     default:

@@ -17,17 +17,18 @@
  */
 
 import type { Certificate } from "../../certificate/certificate.ts";
-import { type ListenAddress, type ListenError, listenError } from "../listen.ts";
-import { hostPort } from "../../ground/address.ts";
-import { err, ok, type Result } from "../../ground/result.ts";
 import {
   handlerFailed,
-  type NativeFrontUnavailable,
-  SHUTDOWN_GRACE_MS,
-  type TlsFront,
-  tlsRejected,
-} from "./tls_front.ts";
-import { sleep, within } from "../../ground/timer.ts";
+  type ListenAddress,
+  type ListenError,
+  listenError,
+  type ServeLimits,
+} from "../listen.ts";
+import { hostPort } from "../../ground/address.ts";
+import { err, ok, type Result } from "../../ground/result.ts";
+import { type NativeFrontUnavailable, type TlsFront, tlsRejected } from "./tls_front.ts";
+import { within } from "../../ground/timer.ts";
+import { Connections, serveOnConnection } from "../connections.ts";
 
 /** What `net.ipv4.tcp_migrate_req` was found to be, by watching the kernel rather than reading /proc. */
 export type ConnectionMigration = "on" | "off" | "unknown";
@@ -45,32 +46,6 @@ export const NATIVE_PROTOCOLS: readonly string[] = ["h2", "http/1.1"];
 
 /** How long the migration check waits for either sign before it gives up. */
 const MIGRATION_CHECK_MS = 2_000;
-/** Pause after a failed accept (e.g. out of file descriptors) before trying again. */
-const ACCEPT_RETRY_MS = 50;
-
-/** One served connection, as `serveHttpOnConnection` returns it. */
-export interface ServedConnection {
-  /** Settles when the connection ends; rejects when the client goes away early. */
-  readonly finished: Promise<void>;
-  /** Shuts the connection down gracefully: requests in flight finish first. */
-  shutdown(): Promise<void>;
-}
-
-/** Deno's internal `serveHttpOnConnection`: serves one accepted connection (h1 or h2) natively. */
-export type ServeOnConnection = (
-  conn: Deno.Conn,
-  signal: AbortSignal | undefined,
-  handler: Deno.ServeHandler<Deno.NetAddr>,
-  onError: (error: unknown) => Response,
-  onListen: (scheme: string) => void,
-) => ServedConnection;
-
-/** A connection being served, and whether a request reached the handler on it yet. */
-interface Tracked {
-  readonly served: ServedConnection;
-  readonly abort: AbortController;
-  readonly state: { seen: boolean };
-}
 
 /** Why the native front cannot run in this process, or `undefined` when it can. */
 export function nativeFrontUnavailable(): NativeFrontUnavailable | undefined {
@@ -78,15 +53,6 @@ export function nativeFrontUnavailable(): NativeFrontUnavailable | undefined {
   // a reusePort listen ends the process at once, so it must be known before.
   if (!("listenDatagram" in Deno)) return "no_unstable_net";
   return serveOnConnection() === undefined ? "no_internal_api" : undefined;
-}
-
-/** Deno's internal `serveHttpOnConnection`, or `undefined` in a Deno that does not have it. */
-export function serveOnConnection(): ServeOnConnection | undefined {
-  const internal = Reflect.get(Deno, Reflect.get(Deno, "internal") as symbol) as unknown;
-  const serve = typeof internal === "object" && internal !== null
-    ? Reflect.get(internal, "serveHttpOnConnection")
-    : undefined;
-  return typeof serve === "function" ? serve as ServeOnConnection : undefined;
 }
 
 /**
@@ -100,13 +66,13 @@ export async function listenNativeTls(
   certificate: Certificate,
   handler: Deno.ServeHandler<Deno.NetAddr>,
   onMigration: (migration: ConnectionMigration) => void,
+  { limits, guard }: ServeLimits,
 ): Promise<Result<TlsFront, ListenError>> {
   const serve = serveOnConnection();
   const where = hostPort(address.hostname, address.port);
   if (serve === undefined) {
     return err({ kind: "other", server: "app", address: where, reason: "no native front" });
   }
-  const connections = new Set<Tracked>();
   let stopping = false;
   const bind = (port: number, pair: Certificate) =>
     Deno.listenTls({
@@ -133,40 +99,18 @@ export async function listenNativeTls(
     return err(listenError("app", where, error));
   }
 
-  const accept = async (from: Deno.TlsListener) => {
-    while (true) {
-      let conn: Deno.TlsConn;
-      try {
-        conn = await from.accept();
-      } catch (error) {
-        if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
-          return; // This listener was closed by a swap or by shutdown.
-        }
-        await sleep(ACCEPT_RETRY_MS);
-        continue;
-      }
-      if (migrationProbe.claims(conn)) continue;
-      const abort = new AbortController();
-      const state = { seen: false };
-      const seenHandler: Deno.ServeHandler<Deno.NetAddr> = (request, info) => {
-        state.seen = true;
-        return _overH2Head(request) ? _headOverH2(handler(request, info)) : handler(request, info);
-      };
-      let served: ServedConnection;
-      try {
-        served = serve(conn, abort.signal, seenHandler, handlerFailed, () => {});
-      } catch {
-        conn.close();
-        continue;
-      }
-      const tracked: Tracked = { served, abort, state };
-      connections.add(tracked);
-      // `finished` rejects when a client goes away early; that ends the connection all the same.
-      const forget = () => connections.delete(tracked);
-      served.finished.then(forget, forget);
-    }
-  };
-  void accept(listener);
+  const connections = new Connections({
+    server: "app",
+    handler: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
+      _overH2Head(request) ? _headOverH2(handler(request, info)) : handler(request, info),
+    onError: handlerFailed,
+    limits,
+    guard,
+    serve,
+    claims: (conn) => migrationProbe.claims(conn),
+  });
+  guard.shedFrom(connections);
+  connections.add(listener);
   // Reported before the front is handed back, so that every startup line comes before "ready".
   await migrationProbe.finish(onMigration);
 
@@ -184,22 +128,14 @@ export async function listenNativeTls(
       }
       const old = listener;
       listener = fresh;
-      void accept(fresh);
-      old.close();
+      connections.add(fresh);
+      connections.remove(old);
       return ok(undefined);
     },
-    async shutdown() {
-      if (stopping) return;
+    stats: connections.stats,
+    shutdown() {
       stopping = true;
-      listener.close();
-      // A connection that never reached the handler (handshake or h2 preface pending) would
-      // hold a graceful shutdown forever: abort it. Never abort after shutdown(): Deno throws.
-      const closing = [...connections].map((tracked) => {
-        if (!tracked.state.seen) tracked.abort.abort();
-        else void tracked.served.shutdown().catch(() => {});
-        return tracked.served.finished.catch(() => {});
-      });
-      await within(Promise.all(closing), SHUTDOWN_GRACE_MS);
+      return connections.stop();
     },
   });
 }

@@ -14,10 +14,17 @@ import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { Certificate } from "../../certificate/certificate.ts";
-import { type ListenAddress, type ListenError, listenError } from "../listen.ts";
+import {
+  handlerFailed,
+  type ListenAddress,
+  type ListenError,
+  listenError,
+  type ServeLimits,
+} from "../listen.ts";
 import { hostPort } from "../../ground/address.ts";
 import { err, ok, type Result } from "../../ground/result.ts";
-import { handlerFailed, SHUTDOWN_GRACE_MS, type TlsFront, tlsRejected } from "./tls_front.ts";
+import { type TlsFront, tlsRejected } from "./tls_front.ts";
+import { ConnectionStats } from "../connections.ts";
 
 /** The protocols the node front offers. */
 export const NODE_PROTOCOLS: readonly string[] = ["http/1.1"];
@@ -27,6 +34,7 @@ export async function listenNodeTls(
   address: ListenAddress,
   certificate: Certificate,
   handler: Deno.ServeHandler<Deno.NetAddr>,
+  { limits }: ServeLimits,
 ): Promise<Result<TlsFront, ListenError>> {
   const where = hostPort(address.hostname, address.port);
   // node:net reports a missing --allow-net asynchronously as an uncaught error: ask first.
@@ -35,15 +43,34 @@ export async function listenNodeTls(
     return err({ kind: "permission_denied", server: "app", address: where, deniedBy: "deno" });
   }
   const server = https.createServer(
-    { cert: certificate.certificatePem, key: certificate.keyPem },
+    {
+      cert: certificate.certificatePem,
+      key: certificate.keyPem,
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      headersTimeout: limits.headerTimeoutMs,
+      keepAliveTimeout: limits.idleTimeoutMs,
+    },
     (request, response) => void _serve(handler, request, response),
   );
+  // node's own limits: the cap, and the whole request (headers and body) within the body timeout
+  // past the header timeout; node has no per-chunk body timeout.
+  server.maxConnections = limits.maxConnections;
+  server.requestTimeout = limits.headerTimeoutMs + limits.bodyTimeoutMs;
+  const stats = new ConnectionStats();
+  const sockets = new Set<Socket>();
   // TCP connections whose TLS handshake has not completed: node's close() would wait for them
   // (up to its 120 s handshake timeout), and no request can be in flight on them.
   const handshaking = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     handshaking.add(socket);
-    socket.once("close", () => handshaking.delete(socket));
+    sockets.add(socket);
+    stats.open += 1;
+    stats.accepted += 1;
+    socket.once("close", () => {
+      handshaking.delete(socket);
+      sockets.delete(socket);
+      stats.open -= 1;
+    });
   });
   server.on("secureConnection", (tls: TLSSocket & { _parent?: Socket }) => {
     if (tls._parent !== undefined) handshaking.delete(tls._parent);
@@ -69,12 +96,18 @@ export async function listenNodeTls(
         return err(tlsRejected(next, error));
       }
     },
+    stats,
     shutdown() {
-      return new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      return new Promise((resolve) => {
+        let cut = 0;
+        const force = setTimeout(() => {
+          cut = sockets.size;
+          stats.closed.stop_cut += cut;
+          for (const socket of sockets) socket.destroy();
+        }, limits.stopGraceMs);
         server.close(() => {
           clearTimeout(force);
-          resolve();
+          resolve({ cut });
         });
         server.closeIdleConnections();
         for (const socket of handshaking) socket.destroy();

@@ -12,6 +12,7 @@
 import type { Certificate, CertificateError } from "../../certificate/certificate.ts";
 import type { OptionError } from "../../ground/option_error.ts";
 import { err, ok, type Result, unreachable } from "../../ground/result.ts";
+import type { ConnectionStats, StopReport } from "../connections.ts";
 
 /** The HTTPS fronts: Deno's native HTTP (h2 and http/1.1) or `node:https` (http/1.1). */
 export type TlsFrontName = "native" | "node";
@@ -24,9 +25,6 @@ export const TLS_FRONT_CHOICES: readonly TlsFrontChoice[] = ["auto", "native", "
 
 /** Why the native front cannot run in this process. */
 export type NativeFrontUnavailable = "no_unstable_net" | "no_internal_api";
-
-/** How long shutdown waits for busy connections before closing them. */
-export const SHUTDOWN_GRACE_MS = 10_000;
 
 /** The notice of which HTTPS front serves the app, and why when it is not the one asked for. */
 export interface TlsFrontNotice {
@@ -50,8 +48,10 @@ export interface TlsFront {
   readonly addr: Deno.NetAddr;
   /** Makes every handshake that starts after it returns present this certificate and key. */
   swap(certificate: Certificate): Result<void, CertificateError>;
-  /** Stops accepting, lets in-flight requests finish, then closes every connection. */
-  shutdown(): Promise<void>;
+  /** Its connection counters, for `/metrics`. */
+  readonly stats: ConnectionStats;
+  /** Stops accepting, lets in-flight requests finish within the grace period, then cuts the rest. */
+  shutdown(): Promise<StopReport>;
 }
 
 /** The front to start for a choice, given whether the native front can run; `fallback` says why auto fell back. */
@@ -69,12 +69,6 @@ export function chooseTlsFront(
       : "native needs Deno's internal serveHttpOnConnection, which this Deno version lacks; " +
         "choose node",
   });
-}
-
-/** The answer to a request whose handler threw: a plain 500, the error logged, never leaked. */
-export function handlerFailed(error: unknown): Response {
-  console.error("signal-server: the app's handler threw:", error);
-  return new Response("Internal Server Error", { status: 500 });
 }
 
 /** The error of a reload whose pair the TLS stack refused although it parsed. */
