@@ -26,6 +26,9 @@ import type { StartError } from "./lib/api/start_error.ts";
 import { readTokenFile } from "./lib/control/token.ts";
 import { formatStartError, serveWithReload } from "./mod.ts";
 
+/** How long the exit waits for log lines still queued (a stalled reader must not hold it). */
+const LOG_FLUSH_MS = 1_000;
+
 /** Runs the server until SIGINT or SIGTERM (or, under a task, until the task runner is gone); returns the process exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   const command = parseOptions(args);
@@ -44,9 +47,12 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   const log = new Log(options.logFormat);
   const task = options.task;
-  const failed = (error: StartError) => {
+  // Deno.exit (a second stop signal) fires unload: write what is queued, unless its reader stalls.
+  globalThis.addEventListener("unload", () => log.flushSync());
+  const failed = async (error: StartError) => {
     const denial = task === undefined ? undefined : formatTaskDenial(error, task, serverArgs(args));
     console.error(denial ?? formatStartError(error));
+    await log.flush(LOG_FLUSH_MS);
     return START_ERROR_EXIT_CODE[error.kind];
   };
   log.startup(`pid ${Deno.pid}`);
@@ -83,6 +89,8 @@ export async function main(args: readonly string[]): Promise<number> {
     watch: options.watch,
     warnDays: options.warnDays,
     allowDroppedNames: options.allowDroppedNames,
+    limits: options.limits,
+    droppedLogLines: () => log.dropped,
   });
   if (!started.ok) {
     await pidFile?.release();
@@ -107,6 +115,7 @@ export async function main(args: readonly string[]): Promise<number> {
   await server.finished;
   stopWatching.abort();
   await pidFile?.release();
+  await log.flush(LOG_FLUSH_MS);
   return EXIT_CODE.stopped;
 }
 

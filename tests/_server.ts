@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DEFAULT_OPTIONS, type Options } from "../lib/cli/options.ts";
+import { DEFAULT_OPTIONS, LIMIT_FLAGS, type Options } from "../lib/cli/options.ts";
 import { permissionFlags } from "../lib/cli/permissions.ts";
 import { freePort } from "./_fixtures.ts";
 
@@ -212,6 +212,11 @@ export function serverFlags(options: Options): string[] {
   if (options.healthzWithoutToken) flags.push("--healthz-without-token");
   if (options.task !== undefined) flags.push(`--task=${options.task}`);
   if (options.allowDroppedNames) flags.push("--allow-dropped-names");
+  for (const [name, { flag, seconds }] of Object.entries(LIMIT_FLAGS)) {
+    const value = options.limits[name as keyof Options["limits"]];
+    if (value === DEFAULT_OPTIONS.limits[name as keyof Options["limits"]]) continue;
+    flags.push(`--${flag}=${seconds ? value / 1000 : value}`);
+  }
   return options.key === undefined ? flags : [...flags, `--key=${options.key}`];
 }
 

@@ -12,6 +12,7 @@ import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "../serve/tls/tls_front.t
 import { DEFAULT_WARN_DAYS } from "../reload/expiry.ts";
 import { LOG_FORMATS, type LogFormat } from "./log.ts";
 import { isServerTask, SERVER_TASK_NAMES, type ServerTaskName } from "./tasks.ts";
+import { type ConnectionLimits, DEFAULT_LIMITS, MAX_LIMIT } from "../serve/connection_limits.ts";
 
 /** Everything the server is configured with. */
 export interface Options {
@@ -47,6 +48,8 @@ export interface Options {
   readonly task: ServerTaskName | undefined;
   /** Let reloads (POST, SIGHUP, watch) take a renewal that drops names the served certificate covers. */
   readonly allowDroppedNames: boolean;
+  /** Timeouts, the cap on open app connections, the stop's grace period. */
+  readonly limits: ConnectionLimits;
 }
 
 /** The values used for flags that are not given. */
@@ -64,7 +67,22 @@ export const DEFAULT_OPTIONS: Options = {
   healthzWithoutToken: false,
   task: undefined,
   allowDroppedNames: false,
+  limits: DEFAULT_LIMITS,
 };
+
+/** The flag of each connection limit, and whether it takes seconds (else a count). */
+export const LIMIT_FLAGS: Readonly<
+  Record<keyof ConnectionLimits, { readonly flag: string; readonly seconds: boolean }>
+> = {
+  handshakeTimeoutMs: { flag: "handshake-timeout", seconds: true },
+  headerTimeoutMs: { flag: "header-timeout", seconds: true },
+  idleTimeoutMs: { flag: "idle-timeout", seconds: true },
+  bodyTimeoutMs: { flag: "body-timeout", seconds: true },
+  maxConnections: { flag: "max-connections", seconds: false },
+  stopGraceMs: { flag: "stop-grace", seconds: true },
+};
+
+const MS_PER_SECOND = 1000;
 
 /** What parsing the command line asks for: run with options, print the `deno run` line for them, or print help. */
 export type Command =
@@ -106,6 +124,25 @@ Options:
   --print-command            print the least-privilege deno run line for the other flags, and exit
   --task <name>              set by deno.json's start tasks: names the task in messages, and stops
                              the server when the task runner that started it is gone
+
+Limits (seconds may have decimals; see docs/hardening.md):
+  --handshake-timeout <s>    close a TLS connection whose handshake takes longer (default: ${
+  _seconds(DEFAULT_LIMITS.handshakeTimeoutMs)
+})
+  --header-timeout <s>       close a connection whose first request's headers take longer (default: ${
+  _seconds(DEFAULT_LIMITS.headerTimeoutMs)
+})
+  --idle-timeout <s>         close a keep-alive connection idle this long (default: ${
+  _seconds(DEFAULT_LIMITS.idleTimeoutMs)
+})
+  --body-timeout <s>         cut a request whose body sends nothing for this long (default: ${
+  _seconds(DEFAULT_LIMITS.bodyTimeoutMs)
+})
+  --max-connections <n>      app connections open at once; more wait in the kernel's queue (default: ${DEFAULT_LIMITS.maxConnections})
+  --stop-grace <s>           on SIGTERM, wait this long for requests in flight, then cut them (default: ${
+  _seconds(DEFAULT_LIMITS.stopGraceMs)
+})
+
   -h, --help                 print this help
 
 Reload the certificate:
@@ -138,6 +175,12 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
     "print-command": { type: "boolean" },
     task: { type: "string" },
     "allow-dropped-names": { type: "boolean" },
+    "handshake-timeout": { type: "string" },
+    "header-timeout": { type: "string" },
+    "idle-timeout": { type: "string" },
+    "body-timeout": { type: "string" },
+    "max-connections": { type: "string" },
+    "stop-grace": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (!parsed.ok) return parsed;
@@ -190,6 +233,14 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
   for (const flag of ["cert", "key", "hostname", "control-token-file", "pid-file"] as const) {
     if (values[flag] === "") return err(`--${flag} must not be empty`);
   }
+  const limits: Record<keyof ConnectionLimits, number> = { ...DEFAULT_LIMITS };
+  for (const [name, { flag, seconds }] of Object.entries(LIMIT_FLAGS)) {
+    const value = values[flag as keyof typeof values] as string | undefined;
+    if (value === undefined) continue;
+    const parsed = _limit(flag, value, seconds);
+    if (!parsed.ok) return parsed;
+    limits[name as keyof ConnectionLimits] = parsed.value;
+  }
   return ok({
     kind: values["print-command"] ? "print_command" : "run",
     options: {
@@ -209,8 +260,27 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
       healthzWithoutToken,
       task,
       allowDroppedNames: values["allow-dropped-names"] ?? false,
+      limits,
     },
   });
+}
+
+function _limit(flag: string, value: string, seconds: boolean): Result<number, string> {
+  const pattern = seconds ? /^\d+(\.\d+)?$/ : /^\d+$/;
+  const number = Number(value) * (seconds ? MS_PER_SECOND : 1);
+  const max = seconds ? MAX_LIMIT / MS_PER_SECOND : MAX_LIMIT;
+  if (!pattern.test(value) || Math.round(number) < 1 || number > MAX_LIMIT) {
+    return err(
+      seconds
+        ? `--${flag} must be a number of seconds above 0 and up to ${max}, got "${value}"`
+        : `--${flag} must be a whole number from 1 to ${max}, got "${value}"`,
+    );
+  }
+  return ok(Math.round(number));
+}
+
+function _seconds(ms: number): string {
+  return `${ms / MS_PER_SECOND} s`;
 }
 
 function _port(flag: string, value: string | undefined, fallback: number): Result<number, string> {
