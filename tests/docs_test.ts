@@ -247,7 +247,9 @@ Deno.test("docs/control-api.md lists exactly the metric families /metrics serves
     durationMs: 1,
     certificate: fakeCertificate("AA"),
   });
-  const served = [...(await metrics.render()).matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
+  const { ServerMetrics } = await import("../lib/control/server_metrics.ts");
+  const text = `${await metrics.render()}\n${new ServerMetrics().render()}`;
+  const served = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
   const page = (await _read("docs/control-api.md")) ?? "";
   const documented = tableNames(page, "metric").map((name) => name.replace(/\{.*$/, ""));
   assert.deepEqual([...documented].sort(), [...served].sort());

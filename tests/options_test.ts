@@ -42,6 +42,14 @@ Deno.test("no flags give the documented defaults", () => {
     healthzWithoutToken: false,
     task: undefined,
     allowDroppedNames: false,
+    limits: {
+      handshakeTimeoutMs: 10_000,
+      headerTimeoutMs: 20_000,
+      idleTimeoutMs: 75_000,
+      bodyTimeoutMs: 30_000,
+      maxConnections: 10_000,
+      stopGraceMs: 10_000,
+    },
   });
 });
 
@@ -76,6 +84,13 @@ Deno.test("every flag sets its option", () => {
       "--task",
       "start:tls",
       "--allow-dropped-names",
+      "--handshake-timeout=5",
+      "--header-timeout",
+      "2.5",
+      "--idle-timeout=120",
+      "--body-timeout=0.25",
+      "--max-connections=50000",
+      "--stop-grace=30",
     ]),
     {
       cert: "/etc/a.pem",
@@ -94,8 +109,29 @@ Deno.test("every flag sets its option", () => {
       healthzWithoutToken: true,
       task: "start:tls",
       allowDroppedNames: true,
+      limits: {
+        handshakeTimeoutMs: 5_000,
+        headerTimeoutMs: 2_500,
+        idleTimeoutMs: 120_000,
+        bodyTimeoutMs: 250,
+        maxConnections: 50_000,
+        stopGraceMs: 30_000,
+      },
     },
   );
+});
+
+Deno.test("a limit that is not a positive number of seconds (or connections) is a usage error naming the flag", () => {
+  assert.match(
+    usageError(["--idle-timeout=0"]),
+    /^--idle-timeout must be a number of seconds above 0/,
+  );
+  assert.match(
+    usageError(["--header-timeout=soon"]),
+    /^--header-timeout must be a number of seconds/,
+  );
+  assert.match(usageError(["--max-connections=1.5"]), /^--max-connections must be a whole number/);
+  assert.match(usageError(["--stop-grace=-1"]), /^--stop-grace must be a number of seconds/);
 });
 
 Deno.test("--help and -h ask for the usage text", () => {
