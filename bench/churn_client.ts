@@ -1,0 +1,70 @@
+/**
+ * The load generator of the churn benchmark: opens `count` short HTTPS
+ * connections to 127.0.0.1:<port>, `concurrency` at a time, each either a
+ * complete one (handshake, `GET /hello` with `Connection: close`, the answer,
+ * close) or a handshake only (handshake, close). It prints `done <n>` after
+ * every `every` connections and at the end, so that the benchmark can read
+ * the server's RSS at those points.
+ *
+ * ```sh
+ * deno run --allow-net=127.0.0.1 --allow-read=cert.pem bench/churn_client.ts 8443 cert.pem full 200000 20000
+ * ```
+ *
+ * @module
+ */
+
+/** How many connections are open at once. */
+const CONCURRENCY = 8;
+const REQUEST = new TextEncoder().encode(
+  "GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+);
+
+async function _one(port: number, caCerts: string[], full: boolean): Promise<boolean> {
+  let conn: Deno.TlsConn | undefined;
+  try {
+    conn = await Deno.connectTls({
+      hostname: "localhost",
+      port,
+      caCerts,
+      alpnProtocols: ["http/1.1"],
+    });
+    await conn.handshake();
+    if (full) {
+      await conn.write(REQUEST);
+      const buffer = new Uint8Array(4096);
+      while ((await conn.read(buffer)) !== null) {
+        // Read the answer until the server closes.
+      }
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    try {
+      conn?.close();
+    } catch {
+      // Closed by the server already.
+    }
+  }
+}
+
+if (import.meta.main) {
+  const [port = "8443", cert = "cert.pem", mode = "full", count = "200000", every = "20000"] =
+    Deno.args;
+  const caCerts = [await Deno.readTextFile(cert)];
+  const total = Number(count);
+  const step = Number(every);
+  let started = 0;
+  let done = 0;
+  let failed = 0;
+  const worker = async () => {
+    while (started < total) {
+      started += 1;
+      if (!await _one(Number(port), caCerts, mode === "full")) failed += 1;
+      done += 1;
+      if (done % step === 0 && done < total) console.log(`done ${done} failed ${failed}`);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  console.log(`done ${done} failed ${failed}`);
+}
