@@ -88,7 +88,7 @@ export type { Notice } from "./lib/api/notice.ts";
 export type { ConnectionMigration } from "./lib/serve/tls/native_front.ts";
 export type { ConnectionLimits } from "./lib/serve/connection_limits.ts";
 export { DEFAULT_LIMITS } from "./lib/serve/connection_limits.ts";
-export type { DescriptorEvent } from "./lib/serve/connections.ts";
+export type { DescriptorEvent, DescriptorNotice } from "./lib/serve/connections.ts";
 export type {
   NativeFrontUnavailable,
   TlsFrontChoice,

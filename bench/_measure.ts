@@ -34,6 +34,35 @@ export function spawnBaseline(
   }).spawn();
 }
 
+/** A baseline server that printed its one "listening" line, pinned; `stop()` ends it. */
+export interface RunningBaseline {
+  /** Its process id. */
+  readonly pid: number;
+  /** Sends SIGTERM and waits for the exit. */
+  stop(): Promise<void>;
+}
+
+/** Spawns a baseline with {@linkcode spawnBaseline}, waits for its first line and pins it. */
+export async function startBaseline(
+  script: string,
+  flags: readonly string[],
+  args: readonly string[],
+): Promise<RunningBaseline> {
+  const child = spawnBaseline(script, flags, args, "piped");
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  await reader.read(); // its one "listening" line
+  reader.releaseLock();
+  await pin(child.pid);
+  return {
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    },
+  };
+}
+
 /** The CPU servers run on. */
 export const SERVER_CPU = 0;
 /** The CPU load generators run on. */

@@ -16,7 +16,8 @@
 import { parseFlags } from "../lib/cli/args.ts";
 import { ServerProcess } from "../tests/_server.ts";
 import { freePort, mintCertificate, TempDir } from "../tests/_fixtures.ts";
-import { CLIENT_CPU, enablePinning, pin, pinning, rssMiB, spawnBaseline } from "./_measure.ts";
+import { CLIENT_CPU, enablePinning, pin, pinning, rssMiB, startBaseline } from "./_measure.ts";
+import { V8_FLAGS } from "../lib/cli/permissions.ts";
 
 /** What ours may add after the warm-up when the baseline added less. */
 const ALLOWED_GROWTH_MIB = 5;
@@ -85,29 +86,12 @@ async function _ours(dir: TempDir, cert: string, key: string): Promise<Running> 
 
 async function _static(cert: string, key: string): Promise<Running> {
   const port = freePort();
-  const child = spawnBaseline(
+  const running = await startBaseline(
     "static_tls_server.ts",
-    [
-      "--v8-flags=--max-semi-space-size=1,--optimize-for-size",
-      `--allow-read=${cert},${key}`,
-      `--allow-net=127.0.0.1:${port}`,
-    ],
+    [V8_FLAGS, `--allow-read=${cert},${key}`, `--allow-net=127.0.0.1:${port}`],
     [cert, key, String(port)],
-    "piped",
   );
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  await reader.read();
-  reader.releaseLock();
-  await pin(child.pid);
-  return {
-    port,
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-    },
-  };
+  return { port, pid: running.pid, stop: () => running.stop() };
 }
 
 async function main(): Promise<void> {

@@ -37,7 +37,7 @@ import {
   rssMiB,
   run,
   SERVER_CPU,
-  spawnBaseline,
+  startBaseline,
   wrkParse,
 } from "./_measure.ts";
 
@@ -135,25 +135,12 @@ async function _startBaseline(
     await dir.write("static-key.pem", pair.keyPem),
   ];
   const port = freePort();
-  const child = spawnBaseline(
+  const running = await startBaseline(
     script,
     [...flags, `--allow-read=${cert},${key}`, `--allow-net=127.0.0.1:${port}`],
     [cert, key, String(port)],
-    "piped",
   );
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  await reader.read(); // its one "listening" line
-  reader.releaseLock();
-  await pin(child.pid);
-  return {
-    port,
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-    },
-  };
+  return { port, pid: running.pid, stop: () => running.stop() };
 }
 
 async function _startSignalServer(dir: TempDir, pair: MintedCertificate, tlsFront: TlsFrontName) {

@@ -105,13 +105,15 @@ for (const mode of ["plain", "https"] as const) {
       wrap: NOFILE,
     });
     const port = server.options.port;
-    const existing = mode === "plain"
-      ? await Deno.connect({ hostname: "127.0.0.1", port })
-      : await Deno.connectTls({
-        hostname: "localhost",
-        port,
-        caCerts: [await Deno.readTextFile(cert)],
-      });
+    const connect = async () =>
+      mode === "plain"
+        ? await Deno.connect({ hostname: "127.0.0.1", port })
+        : await Deno.connectTls({
+          hostname: "localhost",
+          port,
+          caCerts: [await Deno.readTextFile(cert)],
+        });
+    const existing = await connect();
     const hello = `GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n`;
     assert.match(await exchange(existing, hello), /200 OK[\s\S]*Hello, world!/);
     const flood = _flood(port, FLOOD);
@@ -141,13 +143,7 @@ for (const mode of ["plain", "https"] as const) {
       i++
     ) {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      const again = mode === "plain"
-        ? await Deno.connect({ hostname: "127.0.0.1", port })
-        : await Deno.connectTls({
-          hostname: "localhost",
-          port,
-          caCerts: [await Deno.readTextFile(cert)],
-        });
+      const again = await connect();
       assert.match(await exchange(again, hello), /200 OK[\s\S]*Hello, world!/);
       again.close();
     }
