@@ -19,6 +19,7 @@ export const TAG = {
   NULL: 0x05,
   OID: 0x06,
   UTF8_STRING: 0x0c,
+  NUMERIC_STRING: 0x12,
   PRINTABLE_STRING: 0x13,
   T61_STRING: 0x14,
   IA5_STRING: 0x16,
@@ -134,39 +135,81 @@ export function integerMagnitude(element: DerElement): Bytes {
   return bytes.subarray(start);
 }
 
-/** The date of a UTCTime or GeneralizedTime, which DER requires in UTC (`Z`). */
+/**
+ * An INTEGER as OpenSSL prints a serial number: uppercase hex of its magnitude in whole octets,
+ * `-` first when it is negative (`-05`, not the two's complement `FB`).
+ */
+export function integerHex(element: DerElement): string {
+  const bytes = expectTag(element, TAG.INTEGER).contents;
+  if (bytes.length === 0) throw new DerError("an empty integer");
+  if (((bytes[0] as number) & 0x80) === 0) return toHex(integerMagnitude(element));
+  // Two's complement: the magnitude is the complement plus one.
+  const magnitude = new Uint8Array(bytes.length);
+  let carry = 1;
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    const value = (~(bytes[i] as number) & 0xff) + carry;
+    magnitude[i] = value & 0xff;
+    carry = value >> 8;
+  }
+  let start = 0;
+  while (start < magnitude.length - 1 && magnitude[start] === 0) start++;
+  return `-${toHex(magnitude.subarray(start))}`;
+}
+
+/**
+ * UTCTime as OpenSSL and rustls read it: `YYMMDDHHMM`, optional seconds, then `Z`, an offset
+ * `+hhmm`/`-hhmm` or nothing (taken as UTC). DER asks for seconds and `Z`; issued certificates
+ * that leave them out still exist.
+ */
+const UTC_TIME = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?()(Z|[+-]\d{4})?$/;
+/** GeneralizedTime likewise: `YYYYMMDDHHMM`, optional seconds and fraction, then `Z`, an offset or nothing. */
+const GENERALIZED_TIME =
+  /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:[.,](\d+))?(Z|[+-]\d{4})?$/;
+const MS_PER_MINUTE = 60_000;
+/** UTCTime's two-digit years below this are 20YY, the rest 19YY (RFC 5280 §4.1.2.5.1). */
+const UTC_TIME_PIVOT = 50;
+
+/**
+ * The instant of a UTCTime or GeneralizedTime, read as OpenSSL reads it (seconds may be left out,
+ * an offset from UTC is applied, a missing `Z` means UTC, fractions of a second are kept to the
+ * millisecond).
+ */
 export function decodeTime(element: DerElement): Date {
   const text = latin1(element.contents);
   const match = element.tag === TAG.UTC_TIME
-    ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+    ? UTC_TIME.exec(text)
     : element.tag === TAG.GENERALIZED_TIME
-    ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.\d+)?Z$/.exec(text)
+    ? GENERALIZED_TIME.exec(text)
     : null;
   if (match === null) throw new DerError(`a malformed time "${text}"`);
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const fullYear = element.tag === TAG.UTC_TIME ? (year < 50 ? 2000 : 1900) + year : year;
-  const date = new Date(Date.UTC(fullYear, month - 1, day, hour, minute, second));
+  const [year, month, day, hour, minute, second = 0] = match.slice(1, 7).map((part) =>
+    part === undefined ? undefined : Number(part)
+  ) as [number, number, number, number, number, number | undefined];
+  const fraction = match[7] ?? "";
+  const milliseconds = fraction === "" ? 0 : Number(fraction.slice(0, 3).padEnd(3, "0"));
+  const fullYear = element.tag === TAG.UTC_TIME
+    ? (year < UTC_TIME_PIVOT ? 2000 : 1900) + year
+    : year;
+  const local = new Date(Date.UTC(fullYear, month - 1, day, hour, minute, second, milliseconds));
   if (
-    date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day || hour > 23 || minute > 59 ||
-    second > 59
+    local.getUTCFullYear() !== fullYear || local.getUTCMonth() !== month - 1 ||
+    local.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59
   ) {
     throw new DerError(`a time that is not a date "${text}"`);
   }
-  return date;
+  const zone = match[8];
+  if (zone === undefined || zone === "Z") return local;
+  const offset = Number(zone.slice(1, 3)) * 60 + Number(zone.slice(3, 5));
+  if (Number(zone.slice(3, 5)) > 59) throw new DerError(`a time with a bad offset "${text}"`);
+  const sign = zone.startsWith("-") ? -1 : 1;
+  return new Date(local.getTime() - sign * offset * MS_PER_MINUTE);
 }
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 /** Made on first use: BMPStrings are rare, and every decoder touches memory at its first use. */
 let utf16be: TextDecoder | undefined;
 
-/** The text of a directory string (UTF8, Printable, IA5, T61, BMP, Universal, Visible). */
+/** The text of a directory string (UTF8, Printable, Numeric, IA5, T61, BMP, Universal, Visible). */
 export function decodeString(element: DerElement): string {
   try {
     switch (element.tag) {
@@ -178,6 +221,7 @@ export function decodeString(element: DerElement): string {
       case TAG.UNIVERSAL_STRING:
         return _utf32be(element.contents);
       case TAG.PRINTABLE_STRING:
+      case TAG.NUMERIC_STRING:
       case TAG.IA5_STRING:
       case TAG.VISIBLE_STRING:
       case TAG.T61_STRING:
