@@ -61,7 +61,9 @@ export type {
   CertificateErrorKind,
   ChainCertificate,
   FileRole,
+  UnverifiedSignature,
 } from "./lib/certificate/certificate.ts";
+export type { UnservableProblem } from "./lib/certificate/servable.ts";
 export { describeError } from "./lib/certificate/describe_error.ts";
 export { formatNotice } from "./lib/api/notice.ts";
 export { formatOutcome } from "./lib/reload/outcome_words.ts";

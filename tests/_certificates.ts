@@ -25,8 +25,9 @@ export function fakeCertificate(
     keyType: "ECDSA P-256",
     certificatePem: "",
     keyPem: undefined,
+    unverified: [],
     ...overrides,
   };
-  const { subject, issuer, notAfter } = leaf;
-  return { chain: [{ subject, issuer, notAfter, fingerprint256 }], ...leaf };
+  const { subject, issuer, notBefore, notAfter } = leaf;
+  return { chain: [{ subject, issuer, notBefore, notAfter, fingerprint256 }], ...leaf };
 }

@@ -62,6 +62,13 @@ const EXAMPLES: Record<CertificateErrorKind, CertificateError> = {
     subject: "CN=a",
     notBefore: new Date("2027-01-01Z"),
   },
+  unservable: {
+    kind: "unservable",
+    role: "key",
+    path: "key.pem",
+    subject: "CN=a",
+    problem: { kind: "rsa_too_small", bits: 1024 },
+  },
   key_invalid: { kind: "key_invalid", path: "key.pem", reason: "it is encrypted" },
   key_mismatch: { kind: "key_mismatch", path: "key.pem", certPath: "cert.pem" },
   tls_rejected: { kind: "tls_rejected", path: "cert.pem", reason: "bad key" },

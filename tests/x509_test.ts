@@ -149,9 +149,10 @@ Deno.test("certificates and keys as openssl writes them load with the fields ope
   assert.equal(issuer, "O=Example, OU=Ops + OU=Sec, CN=Inter ÉC 384");
   assert.deepEqual(
     loaded.value.chain,
-    expected.map(({ subject, issuer, notAfter, fingerprint256 }) => ({
+    expected.map(({ subject, issuer, notBefore, notAfter, fingerprint256 }) => ({
       subject,
       issuer,
+      notBefore,
       notAfter,
       fingerprint256,
     })),

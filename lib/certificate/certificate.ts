@@ -6,10 +6,13 @@
  * @module
  */
 
-import { parsePemBlocks, type PemBlock } from "../ground/pem.ts";
+import { encodePem, parsePemBlocks, type PemBlock } from "../ground/pem.ts";
+import { readElement } from "../ground/der.ts";
 import { checkPrivateKey } from "./private_key.ts";
-import { importPublicKey, isIssuedBy, parseX509, type X509Certificate } from "./x509.ts";
 import { keyType } from "./key_type.ts";
+import { keyProblem, leafProblem, type UnservableProblem } from "./servable.ts";
+import { checkSignature } from "./signature.ts";
+import { importPublicKey, namesIssuer, parseX509, type X509Certificate } from "./x509.ts";
 import { err, ok, type Result } from "../ground/result.ts";
 import { withinAbout } from "../ground/timer.ts";
 
@@ -21,6 +24,15 @@ const MAX_READ_ATTEMPTS = 3;
 
 const DER_SEQUENCE_TAG = 0x30;
 const CERTIFICATE_LABEL = "CERTIFICATE";
+/**
+ * The labels OpenSSL reads as a certificate: `TRUSTED CERTIFICATE` carries OpenSSL's trust
+ * settings after the certificate, `X509 CERTIFICATE` is an old name. Both are served as `CERTIFICATE`.
+ */
+const CERTIFICATE_LABELS: ReadonlySet<string> = new Set([
+  CERTIFICATE_LABEL,
+  "TRUSTED CERTIFICATE",
+  "X509 CERTIFICATE",
+]);
 const PRIVATE_KEY_LABEL = /(^|[A-Z ]+ )PRIVATE KEY$/;
 const ENCRYPTED_KEY_LABEL = "ENCRYPTED PRIVATE KEY";
 /** The path in Deno's `NotCapable` message: `Requires read access to "<path>", …`. */
@@ -80,6 +92,29 @@ export interface Certificate {
   readonly certificatePem: string;
   /** The private key in PEM, when a key file was given. */
   readonly keyPem: string | undefined;
+  /**
+   * Links of the chain whose signature this runtime has no verifier for (none for usual chains):
+   * the chain is not called broken for them, and every surface says which were not verified.
+   */
+  readonly unverified: readonly UnverifiedSignature[];
+}
+
+/** A signature in the chain that could not be checked, and why. */
+export interface UnverifiedSignature {
+  /** Position of the signed certificate, 1 for the leaf; its issuer is the next one. */
+  readonly position: number;
+  /** Subject of the signed certificate. */
+  readonly subject: string;
+  /** Subject of the issuer whose signature it is. */
+  readonly issuerSubject: string;
+  /** Why it could not be checked, e.g. `its signature algorithm 1.2.3 is not supported`. */
+  readonly reason: string;
+}
+
+/** Words an unverified link, e.g. `the signature on certificate 1 (CN=a) by certificate 2 (CN=b) was not verified: …`. */
+export function describeUnverified(link: UnverifiedSignature): string {
+  return `the signature on certificate ${link.position} (${link.subject}) by certificate ` +
+    `${link.position + 1} (${link.issuerSubject}) was not verified: ${link.reason}`;
 }
 
 /** One certificate of a chain, as `/certs` lists it. */
@@ -88,6 +123,8 @@ export interface ChainCertificate {
   readonly subject: string;
   /** Issuer distinguished name. */
   readonly issuer: string;
+  /** Start of validity. */
+  readonly notBefore: Date;
   /** End of validity. */
   readonly notAfter: Date;
   /** SHA-256 fingerprint, colon-separated hex. */
@@ -170,8 +207,19 @@ export type CertificateError =
   | {
     readonly kind: "not_yet_valid";
     readonly path: string;
+    /** Position in the file when it is an issuer of the chain (2 or more); absent for the leaf. */
+    readonly position?: number;
     readonly subject: string;
     readonly notBefore: Date;
+  }
+  | {
+    /** It parses, but Deno's TLS would refuse to serve it (see `servable.ts`). */
+    readonly kind: "unservable";
+    readonly role: "certificate" | "key";
+    readonly path: string;
+    /** Subject of the leaf. */
+    readonly subject: string;
+    readonly problem: UnservableProblem;
   }
   | { readonly kind: "key_invalid"; readonly path: string; readonly reason: string }
   | { readonly kind: "key_mismatch"; readonly path: string; readonly certPath: string }
@@ -220,9 +268,7 @@ export async function loadCertificate(
   const key = _inputKey(input);
   const cached = PARSED.get(key);
   if (cached !== undefined) {
-    const invalid =
-      _validityError(cached.path, cached.subject, cached.notBefore, cached.notAfter, now) ??
-        _expiredIssuer(cached.path, cached.chain, now);
+    const invalid = _chainValidityError(cached.path, cached.chain, now);
     return invalid === undefined ? ok(cached) : err(invalid);
   }
   const parsed = await parseCertificate(input, now);
@@ -282,37 +328,22 @@ function _inputKey(input: CertificateInput): string {
     `${cert.length}\0${cert}${key}`;
 }
 
-function _validityError(
-  path: string,
-  subject: string,
-  notBefore: Date,
-  notAfter: Date,
-  now: Date,
-): CertificateError | undefined {
-  if (now < notBefore) return { kind: "not_yet_valid", path, subject, notBefore };
-  if (now > notAfter) return { kind: "expired", path, subject, notAfter };
-  return undefined;
-}
-
 /**
- * The first issuer of the chain (position 2 on) that has expired: every client that builds its path
- * through it fails, however long the leaf still runs.
+ * The first certificate of the chain, leaf first, that is out of date at `now`: an issuer's too,
+ * since every client that builds its path through it fails, however long the leaf still runs.
+ * An issuer is named by its position in the file (2 on); the leaf by the file alone.
  */
-function _expiredIssuer(
+function _chainValidityError(
   path: string,
-  chain: readonly { readonly subject: string; readonly notAfter: Date }[],
+  chain: readonly { subject: string; notBefore: Date; notAfter: Date }[],
   now: Date,
 ): CertificateError | undefined {
-  const index = chain.findIndex((entry, i) => i > 0 && now > entry.notAfter);
-  const entry = chain[index];
-  if (entry === undefined) return undefined;
-  return {
-    kind: "expired",
-    path,
-    subject: entry.subject,
-    notAfter: entry.notAfter,
-    position: index + 1,
-  };
+  for (const [index, { subject, notBefore, notAfter }] of chain.entries()) {
+    const at = index === 0 ? {} : { position: index + 1 };
+    if (now < notBefore) return { kind: "not_yet_valid", path, subject, notBefore, ...at };
+    if (now > notAfter) return { kind: "expired", path, subject, notAfter, ...at };
+  }
+  return undefined;
 }
 
 /** The raw bytes {@linkcode parseCertificate} validates, with the paths they came from. */
@@ -335,24 +366,34 @@ export async function parseCertificate(
   const path = input.certPath;
   const blocks = _pemBlocks(input.certBytes, path, "certificate");
   if (!blocks.ok) return blocks;
-  const certBlocks = blocks.value.filter((block) => block.label === CERTIFICATE_LABEL);
+  const certBlocks = blocks.value.filter((block) => CERTIFICATE_LABELS.has(block.label));
   if (certBlocks.length === 0) {
     return err({ kind: "no_certificate", path, found: blocks.value.map((b) => b.label) });
   }
   const chain: X509Certificate[] = [];
+  const pems: string[] = [];
   for (const [index, block] of certBlocks.entries()) {
-    const parsed = index === 0 ? await _parsedLeaf(block.der) : await parseX509(block.der);
+    const der = _certificateDer(block);
+    const parsed = index === 0 ? await _parsedLeaf(der) : await parseX509(der);
     if (!parsed.ok) {
       return err({ kind: "invalid_certificate", path, position: index + 1, reason: parsed.error });
     }
     chain.push(parsed.value);
+    pems.push(der === block.der ? block.pem : encodePem(CERTIFICATE_LABEL, der.toBase64()));
   }
-  const broken = await _findChainBreak(chain);
-  if (broken !== undefined) return err({ kind: "chain_broken", path, ...broken });
-  const leaf = chain[0] as X509Certificate;
-  const invalid = _validityError(path, leaf.subject, leaf.notBefore, leaf.notAfter, now) ??
-    _expiredIssuer(path, chain, now);
+  const checked = await _checkChain(chain);
+  if (!checked.ok) return err({ kind: "chain_broken", path, ...checked.error });
+  const invalid = _chainValidityError(path, chain, now);
   if (invalid !== undefined) return err(invalid);
+  const leaf = chain[0] as X509Certificate;
+  const problem = leafProblem(leaf) ?? keyProblem(leaf.publicKey);
+  if (problem !== undefined) {
+    const role = problem.kind === "rsa_too_small" || problem.kind === "key_type"
+      ? input.keyPath === undefined ? "certificate" : "key"
+      : "certificate";
+    const about = role === "key" ? input.keyPath as string : path;
+    return err({ kind: "unservable", role, path: about, subject: leaf.subject, problem });
+  }
   let keyPem: string | undefined;
   if (input.keyPath !== undefined && input.keyBytes !== undefined) {
     const key = await _matchingKey(leaf, input.keyBytes, input.keyPath, path);
@@ -370,15 +411,28 @@ export async function parseCertificate(
     chain: chain.map((certificate) => ({
       subject: certificate.subject,
       issuer: certificate.issuer,
+      notBefore: certificate.notBefore,
       notAfter: certificate.notAfter,
       fingerprint256: certificate.fingerprint256,
     })),
     notBefore: leaf.notBefore,
     notAfter: leaf.notAfter,
     keyType: keyType(leaf.publicKey),
-    certificatePem: certBlocks.map((block) => block.pem).join(""),
+    certificatePem: pems.join(""),
     keyPem,
+    unverified: checked.value,
   });
+}
+
+/** The certificate's DER of a block: a `TRUSTED CERTIFICATE` has OpenSSL's trust settings after it. */
+function _certificateDer(block: PemBlock): Uint8Array<ArrayBuffer> {
+  if (block.label === CERTIFICATE_LABEL) return block.der;
+  try {
+    const element = readElement(block.der);
+    return element.encoded.length === block.der.length ? block.der : element.encoded.slice();
+  } catch {
+    return block.der; // the parser words what is wrong with it
+  }
 }
 
 /** Whether two certificates are the same chain and key, i.e. a reload would change nothing. */
@@ -432,21 +486,34 @@ async function _parsedLeaf(der: Uint8Array<ArrayBuffer>): Promise<Result<X509Cer
   return parsed;
 }
 
-async function _findChainBreak(
+/**
+ * Checks that each certificate is issued by the next: names (RFC 5280 §7.1) and signatures. A
+ * signature nothing here can check is no break: it is returned, to be shown.
+ */
+async function _checkChain(
   chain: readonly X509Certificate[],
-): Promise<{ position: number; subject: string; nextSubject: string } | undefined> {
+): Promise<
+  Result<UnverifiedSignature[], { position: number; subject: string; nextSubject: string }>
+> {
+  const unverified: UnverifiedSignature[] = [];
   for (let i = 0; i + 1 < chain.length; i++) {
     const [child, parent] = [chain[i] as X509Certificate, chain[i + 1] as X509Certificate];
+    const broken = { position: i + 1, subject: child.subject, nextSubject: parent.subject };
+    if (!namesIssuer(child, parent)) return err(broken);
     // Verifying a signature costs ~0.4-1.5 ms (ECDSA in Deno 2.9.6's WebCrypto) and depends only
     // on the two certificates: remember the pairs already verified.
     const pair = `${child.fingerprint256}>${parent.fingerprint256}`;
     if (VERIFIED.get(pair)) continue;
-    if (!(await isIssuedBy(child, parent))) {
-      return { position: i + 1, subject: child.subject, nextSubject: parent.subject };
+    const check = await checkSignature(child, parent);
+    if (check.kind === "bad") return err(broken);
+    if (check.kind === "unverifiable") {
+      const { position, subject } = broken;
+      unverified.push({ position, subject, issuerSubject: parent.subject, reason: check.reason });
+      continue;
     }
     VERIFIED.set(pair, true);
   }
-  return undefined;
+  return ok(unverified);
 }
 
 async function _matchingKey(

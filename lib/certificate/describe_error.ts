@@ -9,6 +9,7 @@
 
 import type { CertificateError, FileRole } from "./certificate.ts";
 import { unreachable } from "../ground/result.ts";
+import { describeUnservable } from "./servable.ts";
 import { formatTime } from "../ground/time.ts";
 
 const BYTES_PER_KIB = 1024;
@@ -68,8 +69,16 @@ export function describeError(error: CertificateError): string {
           `its chain, expired at ${formatTime(error.notAfter)}; every client that builds its ` +
           "path through it fails: put the renewed intermediate in the file";
     case "not_yet_valid":
-      return `Certificate "${error.path}" (${error.subject}) is not valid before ` +
-        formatTime(error.notBefore);
+      return error.position === undefined
+        ? `Certificate "${error.path}" (${error.subject}) is not valid before ` +
+          formatTime(error.notBefore)
+        : `Certificate ${error.position} of "${error.path}" (${error.subject}), an issuer in ` +
+          `its chain, is not valid before ${formatTime(error.notBefore)}; every client that ` +
+          "builds its path through it fails until then";
+    case "unservable":
+      return error.role === "key"
+        ? `Key "${error.path}" ${describeUnservable(error.problem)}`
+        : `Certificate "${error.path}" (${error.subject}) ${describeUnservable(error.problem)}`;
     case "key_invalid":
       return `Cannot load key "${error.path}": ${error.reason}`;
     case "key_mismatch":

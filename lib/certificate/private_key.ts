@@ -11,7 +11,6 @@ import {
   type Bytes,
   childrenOf,
   contextTag,
-  decodeOid,
   DerError,
   encodeElement,
   encodeOid,
@@ -22,6 +21,7 @@ import {
 import type { PemBlock } from "../ground/pem.ts";
 import {
   CURVE_OIDS,
+  curveOf,
   CURVES,
   importAlgorithm,
   importPublicKey,
@@ -95,21 +95,23 @@ function _asPkcs8(
     case "PRIVATE KEY": {
       const [version, identifier, key] = childrenOf(readWhole(block.der, TAG.SEQUENCE));
       expectTag(version, TAG.INTEGER);
-      expectTag(key, TAG.OCTET_STRING);
-      return ok({ der: block.der, algorithm: keyAlgorithm(expectTag(identifier, TAG.SEQUENCE)) });
+      const inner = expectTag(key, TAG.OCTET_STRING).contents;
+      const algorithm = keyAlgorithm(expectTag(identifier, TAG.SEQUENCE));
+      // WebCrypto takes named curves only: a key with explicit parameters is re-wrapped by name.
+      if (algorithm?.name === "ECDSA") return _namedEcKey(inner, algorithm.namedCurve);
+      return ok({ der: block.der, algorithm });
     }
     case "EC PRIVATE KEY": {
       const fields = childrenOf(readWhole(block.der, TAG.SEQUENCE));
-      const named = fields.find((field) => field.tag === contextTag(0, true));
-      const curve = named === undefined
-        ? publicKey.algorithm?.name === "ECDSA" ? publicKey.algorithm.namedCurve : undefined
-        : CURVES[decodeOid(expectTag(childrenOf(named)[0], TAG.OID))];
+      const parameters = fields.find((field) => field.tag === contextTag(0, true));
+      const curveOid = parameters === undefined
+        ? publicKey.algorithm?.name === "ECDSA"
+          ? CURVE_OIDS[publicKey.algorithm.namedCurve]
+          : undefined
+        : curveOf(childrenOf(parameters)[0]);
+      const curve = curveOid === undefined ? undefined : CURVES[curveOid];
       if (curve === undefined) return ok({ der: block.der, algorithm: undefined });
-      const identifier = _sequence(encodeOid(OID.EC), encodeOid(CURVE_OIDS[curve]));
-      return ok({
-        der: _wrap(identifier, block.der),
-        algorithm: { name: "ECDSA", namedCurve: curve },
-      });
+      return _namedEcKey(block.der, curve);
     }
     case "RSA PRIVATE KEY": {
       readWhole(block.der, TAG.SEQUENCE);
@@ -122,6 +124,21 @@ function _asPkcs8(
     reason: `its key format (${block.label}) is not supported; convert it to PKCS #8 with: ` +
       `openssl pkey -in ${keyPath} -out key-pkcs8.pem`,
   });
+}
+
+/**
+ * A SEC 1 `ECPrivateKey` as the PKCS #8 WebCrypto imports: the curve named in the algorithm and
+ * the key's own parameters left out (they may be explicit, which WebCrypto refuses).
+ */
+function _namedEcKey(
+  sec1: Bytes,
+  curve: "P-256" | "P-384" | "P-521",
+): Result<{ der: Bytes; algorithm: KeyAlgorithm }, KeyProblem> {
+  const fields = childrenOf(readWhole(sec1, TAG.SEQUENCE));
+  const kept = fields.filter((field) => field.tag !== contextTag(0, true));
+  const key = encodeElement(TAG.SEQUENCE, ...kept.map((field) => field.encoded));
+  const identifier = _sequence(encodeOid(OID.EC), encodeOid(CURVE_OIDS[curve]));
+  return ok({ der: _wrap(identifier, key), algorithm: { name: "ECDSA", namedCurve: curve } });
 }
 
 /** A PKCS #8 `PrivateKeyInfo` (version 0) around a key in its algorithm's own form. */

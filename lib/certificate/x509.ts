@@ -1,9 +1,10 @@
 /**
  * X.509 certificates read from DER: the fields an operator sees (names, dates,
- * serial, alternative names, fingerprint) and the issuer's signature checked
- * with WebCrypto. It replaces `node:crypto`'s `X509Certificate`, whose Node
- * compatibility layer costs several MiB of resident memory at startup and whose
- * objects hold native memory V8 does not count.
+ * serial, alternative names, fingerprint) as `openssl x509` prints them, and what
+ * the loader checks (version, critical extensions, the public key). It replaces
+ * `node:crypto`'s `X509Certificate`, whose Node compatibility layer costs several
+ * MiB of resident memory at startup and whose objects hold native memory V8 does
+ * not count. Signatures are checked in `signature.ts`.
  *
  * @module
  */
@@ -13,20 +14,23 @@ import {
   childrenOf,
   contextTag,
   decodeOid,
-  decodeString,
   decodeTime,
   type DerElement,
   DerError,
+  encodeElement,
+  encodeOid,
   expectTag,
+  integerHex,
   integerMagnitude,
   latin1,
   readWhole,
   TAG,
   toHex,
 } from "../ground/der.ts";
+import { type DistinguishedName, readName, readNameOneline } from "./name.ts";
 import { err, ok, type Result } from "../ground/result.ts";
 
-/** A public key algorithm the loader can check: RSA, ECDSA on a named curve, or Ed25519. */
+/** A public key algorithm WebCrypto can use: RSA, ECDSA on a NIST curve, or Ed25519. */
 export type KeyAlgorithm =
   | { readonly name: "RSA" }
   | { readonly name: "ECDSA"; readonly namedCurve: "P-256" | "P-384" | "P-521" }
@@ -34,10 +38,26 @@ export type KeyAlgorithm =
 
 /** A certificate's public key: its DER `SubjectPublicKeyInfo` and its algorithm, when known. */
 export interface PublicKeyInfo {
-  /** The `SubjectPublicKeyInfo`, as WebCrypto imports it (`"spki"`). */
+  /** The `SubjectPublicKeyInfo` as the certificate holds it. */
+  readonly der: Bytes;
+  /** The same, as WebCrypto imports it (`"spki"`): explicit curve parameters become the curve's name. */
   readonly spki: Bytes;
-  /** The algorithm, or undefined for one WebCrypto cannot use (e.g. DSA, Ed448). */
+  /** The algorithm's OID, e.g. `1.2.840.113549.1.1.1` for RSA. */
+  readonly oid: string;
+  /** The algorithm, or undefined for one WebCrypto cannot use (e.g. DSA, Ed448, secp256k1). */
   readonly algorithm: KeyAlgorithm | undefined;
+  /** The curve's OID of an EC key (the named one for explicit parameters), if any. */
+  readonly curveOid?: string | undefined;
+  /** The modulus' size of an RSA key, in bits. */
+  readonly rsaBits?: number | undefined;
+}
+
+/** One extension of a certificate: its OID and whether it is critical. */
+export interface Extension {
+  /** E.g. `2.5.29.17` for subjectAltName. */
+  readonly oid: string;
+  /** Whether a reader that does not know it must refuse the certificate. */
+  readonly critical: boolean;
 }
 
 /** One parsed X.509 certificate: what the loader reports and what its checks need. */
@@ -46,22 +66,28 @@ export interface X509Certificate {
   readonly der: Bytes;
   /** The signed part (`tbsCertificate`), which the issuer's signature covers. */
   readonly tbs: Bytes;
-  /** Serial number, uppercase hexadecimal without leading zero octets. */
+  /** The version as the certificate counts it: 1, 2 or 3 (4 and up are not defined). */
+  readonly version: number;
+  /** Serial number as `openssl x509 -serial` prints it: uppercase hex, `-` first when negative. */
   readonly serialNumber: string;
   /** Subject name, e.g. `C=DE, O=Example, CN=example.com`, in the certificate's order. */
   readonly subject: string;
   /** Issuer name, in the same form. */
   readonly issuer: string;
-  /** The subject name's DER, to compare with a child's issuer. */
-  readonly subjectName: Bytes;
-  /** The issuer name's DER. */
-  readonly issuerName: Bytes;
+  /** The subject name's key for RFC 5280 §7.1 comparison with a child's issuer. */
+  readonly subjectKey: string;
+  /** The issuer name's key. */
+  readonly issuerKey: string;
   /** Start of validity. */
   readonly notBefore: Date;
   /** End of validity. */
   readonly notAfter: Date;
   /** Subject alternative names as OpenSSL prints them, e.g. `DNS:localhost`, `IP Address:::1`. */
   readonly subjectAltNames: readonly string[];
+  /** Whether it carries `issuerUniqueID` or `subjectUniqueID` (X.509 v2 fields). */
+  readonly hasUniqueIdentifiers: boolean;
+  /** Every extension, in order. */
+  readonly extensions: readonly Extension[];
   /** The certified public key. */
   readonly publicKey: PublicKeyInfo;
   /** SHA-256 of the DER, colon-separated uppercase hex (`openssl x509 -fingerprint -sha256`). */
@@ -79,6 +105,9 @@ export const OID = {
   RSA_PSS: "1.2.840.113549.1.1.10",
   EC: "1.2.840.10045.2.1",
   ED25519: "1.3.101.112",
+  ED448: "1.3.101.113",
+  DSA: "1.2.840.10040.4.1",
+  PRIME_FIELD: "1.2.840.10045.1.1",
 } as const;
 
 /** The OIDs of the named curves WebCrypto supports. */
@@ -93,44 +122,11 @@ export const CURVES: Readonly<Record<string, "P-256" | "P-384" | "P-521">> = Obj
   Object.entries(CURVE_OIDS).map(([curve, oid]) => [oid, curve as "P-256" | "P-384" | "P-521"]),
 );
 
-const HASHES: Record<string, string> = {
-  "1.3.14.3.2.26": "SHA-1",
-  "2.16.840.1.101.3.4.2.1": "SHA-256",
-  "2.16.840.1.101.3.4.2.2": "SHA-384",
-  "2.16.840.1.101.3.4.2.3": "SHA-512",
-};
-
-/** Signature algorithms with a fixed hash: RSA PKCS #1 v1.5 and ECDSA. */
-const SIGNATURES: Record<string, { readonly family: "RSA" | "ECDSA"; readonly hash: string }> = {
-  "1.2.840.113549.1.1.5": { family: "RSA", hash: "SHA-1" },
-  "1.2.840.113549.1.1.11": { family: "RSA", hash: "SHA-256" },
-  "1.2.840.113549.1.1.12": { family: "RSA", hash: "SHA-384" },
-  "1.2.840.113549.1.1.13": { family: "RSA", hash: "SHA-512" },
-  "1.2.840.10045.4.1": { family: "ECDSA", hash: "SHA-1" },
-  "1.2.840.10045.4.3.2": { family: "ECDSA", hash: "SHA-256" },
-  "1.2.840.10045.4.3.3": { family: "ECDSA", hash: "SHA-384" },
-  "1.2.840.10045.4.3.4": { family: "ECDSA", hash: "SHA-512" },
-};
-
-/** Short names of the attribute types of distinguished names, as OpenSSL prints them. */
-const ATTRIBUTES: Record<string, string> = {
-  "2.5.4.3": "CN",
-  "2.5.4.4": "SN",
-  "2.5.4.5": "serialNumber",
-  "2.5.4.6": "C",
-  "2.5.4.7": "L",
-  "2.5.4.8": "ST",
-  "2.5.4.9": "street",
-  "2.5.4.10": "O",
-  "2.5.4.11": "OU",
-  "2.5.4.12": "title",
-  "2.5.4.17": "postalCode",
-  "2.5.4.42": "GN",
-  "2.5.4.46": "dnQualifier",
-  "2.5.4.97": "organizationIdentifier",
-  "0.9.2342.19200300.100.1.1": "UID",
-  "0.9.2342.19200300.100.1.25": "DC",
-  "1.2.840.113549.1.9.1": "emailAddress",
+/** The NIST curves by their field prime (hex), to name a key given with explicit parameters. */
+const CURVES_BY_PRIME: Readonly<Record<string, "P-256" | "P-384" | "P-521">> = {
+  ["ffffffff00000001000000000000000000000000ffffffffffffffffffffffff"]: "P-256",
+  ["ff".repeat(31) + "feffffffff0000000000000000ffffffff"]: "P-384",
+  ["01" + "ff".repeat(65)]: "P-521",
 };
 
 /** Parses a DER certificate, reading every field the loader uses; a damaged one is an error line. */
@@ -152,80 +148,112 @@ function _fields(der: Bytes): Omit<X509Certificate, "fingerprint256"> {
   );
   const tbs = expectTag(tbsElement, TAG.SEQUENCE);
   const parts = childrenOf(tbs);
-  if (parts[0]?.tag === contextTag(0, true)) parts.shift(); // the version; v1 leaves it out
+  let version = 1; // v1 leaves the field out
+  if (parts[0]?.tag === contextTag(0, true)) {
+    const field = parts.shift() as DerElement;
+    const number = integerMagnitude(expectTag(childrenOf(field)[0], TAG.INTEGER));
+    version = number.reduce((value, byte) => value * 256 + byte, 0) + 1;
+  }
   const [serial, _algorithm, issuerElement, validity, subjectElement, spki, ...optional] = parts;
-  const issuer = expectTag(issuerElement, TAG.SEQUENCE);
-  const subject = expectTag(subjectElement, TAG.SEQUENCE);
+  const issuer = readName(expectTag(issuerElement, TAG.SEQUENCE));
+  const subject: DistinguishedName = readName(expectTag(subjectElement, TAG.SEQUENCE));
   const [notBefore, notAfter] = childrenOf(expectTag(validity, TAG.SEQUENCE));
   const signature = expectTag(signatureValue, TAG.BIT_STRING).contents;
   if (signature[0] !== 0) throw new DerError("a signature with unused bits");
-  const extensions = optional.find((element) => element.tag === contextTag(3, true));
+  const extensionsField = optional.find((element) => element.tag === contextTag(3, true));
+  const extensions = extensionsField === undefined ? [] : _extensions(extensionsField);
+  const altNames = extensions.find((extension) => extension.oid === OID.SUBJECT_ALT_NAME);
   return {
     der,
     tbs: tbs.encoded,
-    serialNumber: toHex(integerMagnitude(expectTag(serial, TAG.INTEGER))),
-    subject: _name(subject),
-    issuer: _name(issuer),
-    subjectName: subject.encoded,
-    issuerName: issuer.encoded,
+    version,
+    serialNumber: integerHex(expectTag(serial, TAG.INTEGER)),
+    subject: subject.text,
+    issuer: issuer.text,
+    subjectKey: subject.key,
+    issuerKey: issuer.key,
     notBefore: decodeTime(notBefore ?? _missing("notBefore")),
     notAfter: decodeTime(notAfter ?? _missing("notAfter")),
-    subjectAltNames: extensions === undefined ? [] : _altNames(extensions),
+    subjectAltNames: altNames === undefined
+      ? []
+      : childrenOf(readWhole(altNames.value, TAG.SEQUENCE)).map(_generalName),
+    hasUniqueIdentifiers: optional.some((element) =>
+      element.tag === contextTag(1, false) || element.tag === contextTag(2, false)
+    ),
+    extensions: extensions.map(({ oid, critical }) => ({ oid, critical })),
     publicKey: _publicKey(expectTag(spki, TAG.SEQUENCE)),
     signatureAlgorithm: expectTag(signatureAlgorithm, TAG.SEQUENCE),
     signature: signature.subarray(1),
   };
 }
 
-/** Renders a distinguished name as OpenSSL does: `type=value` pairs in order, a multi-valued one joined by ` + `. */
-function _name(name: DerElement): string {
-  return childrenOf(name).map((rdn) =>
-    childrenOf(expectTag(rdn, TAG.SET)).map((pair) => {
-      const [type, value] = childrenOf(expectTag(pair, TAG.SEQUENCE));
-      const oid = decodeOid(type ?? _missing("attribute type"));
-      const text = value === undefined ? _missing("attribute value") : _attributeValue(value);
-      return `${ATTRIBUTES[oid] ?? oid}=${text}`;
-    }).join(" + ")
-  ).join(", ");
-}
-
-function _attributeValue(value: DerElement): string {
-  try {
-    return decodeString(value);
-  } catch {
-    return `#${toHex(value.encoded)}`; // RFC 4514's form for a value that is not a string
-  }
-}
-
-function _altNames(extensionsField: DerElement): string[] {
-  const extensions = expectTag(childrenOf(extensionsField)[0], TAG.SEQUENCE);
-  for (const extension of childrenOf(extensions)) {
+function _extensions(field: DerElement): { oid: string; critical: boolean; value: Bytes }[] {
+  const extensions = expectTag(childrenOf(field)[0], TAG.SEQUENCE);
+  return childrenOf(extensions).map((extension) => {
     const [id, ...rest] = childrenOf(expectTag(extension, TAG.SEQUENCE));
-    if (decodeOid(id ?? _missing("extension id")) !== OID.SUBJECT_ALT_NAME) continue;
-    const value = expectTag(rest[rest.length - 1], TAG.OCTET_STRING).contents;
-    return childrenOf(readWhole(value, TAG.SEQUENCE)).map(_generalName);
-  }
-  return [];
+    const flag = rest.length > 1 ? expectTag(rest[0], TAG.BOOLEAN).contents : undefined;
+    return {
+      oid: decodeOid(id ?? _missing("extension id")),
+      critical: flag !== undefined && flag[0] !== 0,
+      value: expectTag(rest[rest.length - 1], TAG.OCTET_STRING).contents,
+    };
+  });
 }
+
+const UTF8_LENIENT = new TextDecoder();
 
 function _generalName(name: DerElement): string {
-  const text = () => latin1(name.contents);
+  // OpenSSL prints an IA5String's bytes as they are; on a UTF-8 terminal that reads as UTF-8.
+  const text = () => UTF8_LENIENT.decode(name.contents);
   switch (name.tag) {
+    case contextTag(0, true):
+      return _otherName(name);
     case contextTag(1, false):
       return `email:${text()}`;
     case contextTag(2, false):
       return `DNS:${text()}`;
+    case contextTag(3, true):
+      return "X400Name:<unsupported>";
+    case contextTag(4, true):
+      return `DirName:${readNameOneline(expectTag(childrenOf(name)[0], TAG.SEQUENCE))}`;
+    case contextTag(5, true):
+      return "EdiPartyName:<unsupported>";
     case contextTag(6, false):
       return `URI:${text()}`;
     case contextTag(7, false):
       return `IP Address:${_ipAddress(name.contents)}`;
-    case contextTag(4, true):
-      return `DirName:${_name(expectTag(childrenOf(name)[0], TAG.SEQUENCE))}`;
     case contextTag(8, false):
       return `Registered ID:${decodeOid({ ...name, tag: TAG.OID })}`;
     default:
       return "othername:<unsupported>";
   }
+}
+
+/** An `otherName` as OpenSSL 3.0 prints one it has no special form for: `othername: OID::text`. */
+function _otherName(name: DerElement): string {
+  const [typeId, value] = childrenOf(name);
+  const oid = decodeOid(typeId ?? _missing("otherName type"));
+  const inner = value === undefined ? undefined : childrenOf(value)[0];
+  if (inner !== undefined) {
+    try {
+      return `othername: ${oid}::${_otherString(inner)}`;
+    } catch {
+      // not a string: as OpenSSL, say so
+    }
+  }
+  return `othername: ${oid}:<unsupported>`;
+}
+
+function _otherString(element: DerElement): string {
+  switch (element.tag) {
+    case TAG.UTF8_STRING:
+      return UTF8_LENIENT.decode(element.contents);
+    case TAG.IA5_STRING:
+    case TAG.PRINTABLE_STRING:
+    case TAG.VISIBLE_STRING:
+      return latin1(element.contents);
+  }
+  throw new DerError("not a string");
 }
 
 function _ipAddress(bytes: Bytes): string {
@@ -240,11 +268,48 @@ function _ipAddress(bytes: Bytes): string {
 
 function _publicKey(spki: DerElement): PublicKeyInfo {
   const [algorithm, key] = childrenOf(spki);
-  expectTag(key, TAG.BIT_STRING);
-  return { spki: spki.encoded, algorithm: keyAlgorithm(expectTag(algorithm, TAG.SEQUENCE)) };
+  const bits = expectTag(key, TAG.BIT_STRING).contents;
+  const identifier = expectTag(algorithm, TAG.SEQUENCE);
+  const [id, parameters] = childrenOf(identifier);
+  const oid = decodeOid(id ?? _missing("algorithm"));
+  const curveOid = oid === OID.EC ? curveOf(parameters) : undefined;
+  const named = curveOid === undefined ? undefined : CURVES[curveOid];
+  const explicit = named !== undefined && parameters?.tag !== TAG.OID;
+  return {
+    der: spki.encoded,
+    // WebCrypto names the curve; a key with explicit parameters is re-wrapped with its name.
+    spki: explicit
+      ? encodeElement(
+        TAG.SEQUENCE,
+        encodeElement(TAG.SEQUENCE, encodeOid(OID.EC), encodeOid(CURVE_OIDS[named])),
+        key?.encoded ?? _missing("key"),
+      )
+      : spki.encoded,
+    oid,
+    algorithm: keyAlgorithm(identifier),
+    curveOid,
+    rsaBits: oid === OID.RSA || oid === OID.RSA_PSS ? _rsaBits(bits) : undefined,
+  };
 }
 
-/** The key algorithm an `AlgorithmIdentifier` of a public or private key names, if supported. */
+function _rsaBits(bits: Bytes): number {
+  const [modulus] = childrenOf(readWhole(bits.subarray(1), TAG.SEQUENCE));
+  const magnitude = integerMagnitude(expectTag(modulus, TAG.INTEGER));
+  return (magnitude.length - 1) * 8 + ((magnitude[0] as number).toString(2).length);
+}
+
+/** The curve an EC key's parameters name: a named curve's OID, or the NIST curve explicit parameters describe. */
+export function curveOf(parameters: DerElement | undefined): string | undefined {
+  if (parameters?.tag === TAG.OID) return decodeOid(parameters);
+  if (parameters?.tag !== TAG.SEQUENCE) return undefined;
+  const [, fieldId] = childrenOf(parameters);
+  const [fieldType, prime] = childrenOf(expectTag(fieldId, TAG.SEQUENCE));
+  if (fieldType === undefined || decodeOid(fieldType) !== OID.PRIME_FIELD) return undefined;
+  const curve = CURVES_BY_PRIME[integerMagnitude(expectTag(prime, TAG.INTEGER)).toHex()];
+  return curve === undefined ? undefined : CURVE_OIDS[curve];
+}
+
+/** The key algorithm an `AlgorithmIdentifier` of a public or private key names, if WebCrypto has it. */
 export function keyAlgorithm(identifier: DerElement): KeyAlgorithm | undefined {
   const [id, parameters] = childrenOf(identifier);
   switch (decodeOid(id ?? _missing("algorithm"))) {
@@ -253,7 +318,8 @@ export function keyAlgorithm(identifier: DerElement): KeyAlgorithm | undefined {
     case OID.ED25519:
       return { name: "Ed25519" };
     case OID.EC: {
-      const curve = parameters?.tag === TAG.OID ? CURVES[decodeOid(parameters)] : undefined;
+      const oid = curveOf(parameters);
+      const curve = oid === undefined ? undefined : CURVES[oid];
       return curve === undefined ? undefined : { name: "ECDSA", namedCurve: curve };
     }
   }
@@ -279,94 +345,9 @@ export function importPublicKey(key: PublicKeyInfo, algorithm: KeyAlgorithm): Pr
   return crypto.subtle.importKey("spki", key.spki, importAlgorithm(algorithm), true, ["verify"]);
 }
 
-/**
- * Whether `parent` issued `child`: the child names the parent's subject as its issuer and the
- * parent's key verifies the child's signature. A signature WebCrypto cannot check does not verify.
- */
-export async function isIssuedBy(
-  child: X509Certificate,
-  parent: X509Certificate,
-): Promise<boolean> {
-  if (!_sameName(child, parent)) return false;
-  try {
-    const scheme = _signatureScheme(child, parent.publicKey);
-    if (scheme === undefined) return false;
-    const key = await crypto.subtle.importKey("spki", parent.publicKey.spki, scheme.key, false, [
-      "verify",
-    ]);
-    return await crypto.subtle.verify(scheme.verify, key, scheme.signature, child.tbs);
-  } catch {
-    return false; // a damaged signature, or a key or signature WebCrypto refuses, does not verify
-  }
-}
-
-function _sameName(child: X509Certificate, parent: X509Certificate): boolean {
-  const [a, b] = [child.issuerName, parent.subjectName];
-  if (a.length === b.length && a.every((byte, i) => byte === b[i])) return true;
-  // RFC 5280 compares names without regard to case or runs of spaces (and across string types).
-  const fold = (text: string) => text.toLowerCase().replace(/\s+/g, " ");
-  return fold(child.issuer) === fold(parent.subject);
-}
-
-interface Scheme {
-  readonly key: RsaHashedImportParams | EcKeyImportParams | Algorithm;
-  readonly verify: RsaPssParams | EcdsaParams | Algorithm;
-  readonly signature: Bytes;
-}
-
-function _signatureScheme(child: X509Certificate, issuerKey: PublicKeyInfo): Scheme | undefined {
-  const algorithm = issuerKey.algorithm;
-  const [id, parameters] = childrenOf(child.signatureAlgorithm);
-  const oid = decodeOid(id ?? _missing("signature algorithm"));
-  const fixed = SIGNATURES[oid];
-  if (algorithm?.name === "RSA" && fixed?.family === "RSA") {
-    const key = { name: "RSASSA-PKCS1-v1_5", hash: fixed.hash };
-    return { key, verify: key, signature: child.signature };
-  }
-  if (algorithm?.name === "RSA" && oid === OID.RSA_PSS && parameters !== undefined) {
-    const { hash, saltLength } = _pssParameters(parameters);
-    if (hash === undefined) return undefined;
-    return {
-      key: { name: "RSA-PSS", hash },
-      verify: { name: "RSA-PSS", saltLength },
-      signature: child.signature,
-    };
-  }
-  if (algorithm?.name === "ECDSA" && fixed?.family === "ECDSA") {
-    const size = { "P-256": 32, "P-384": 48, "P-521": 66 }[algorithm.namedCurve];
-    const signature = _rawEcdsaSignature(child.signature, size);
-    if (signature === undefined) return undefined;
-    return { key: algorithm, verify: { name: "ECDSA", hash: fixed.hash }, signature };
-  }
-  if (algorithm?.name === "Ed25519" && oid === OID.ED25519) {
-    return { key: algorithm, verify: algorithm, signature: child.signature };
-  }
-  return undefined;
-}
-
-/** RSASSA-PSS parameters (RFC 4055): the hash (SHA-1 by default) and the salt length (20). */
-function _pssParameters(parameters: DerElement): { hash: string | undefined; saltLength: number } {
-  let hash: string | undefined = "SHA-1";
-  let saltLength = 20;
-  for (const field of childrenOf(expectTag(parameters, TAG.SEQUENCE))) {
-    const inner = childrenOf(field)[0];
-    if (field.tag === contextTag(0, true) && inner !== undefined) {
-      hash = HASHES[decodeOid(expectTag(childrenOf(inner)[0], TAG.OID))];
-    } else if (field.tag === contextTag(2, true) && inner !== undefined) {
-      saltLength = integerMagnitude(inner).reduce((value, byte) => value * 256 + byte, 0);
-    }
-  }
-  return { hash, saltLength };
-}
-
-/** Converts an ECDSA signature from DER `SEQUENCE { r, s }` to WebCrypto's fixed-size `r || s`. */
-function _rawEcdsaSignature(der: Bytes, size: number): Bytes | undefined {
-  const [r, s] = childrenOf(readWhole(der, TAG.SEQUENCE)).map(integerMagnitude);
-  if (r === undefined || s === undefined || r.length > size || s.length > size) return undefined;
-  const raw = new Uint8Array(2 * size);
-  raw.set(r, size - r.length);
-  raw.set(s, 2 * size - s.length);
-  return raw;
+/** Whether `child` names `parent` as its issuer, comparing names as RFC 5280 §7.1 does. */
+export function namesIssuer(child: X509Certificate, parent: X509Certificate): boolean {
+  return child.issuerKey === parent.subjectKey;
 }
 
 function _missing(what: string): never {

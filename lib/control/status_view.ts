@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Certificate } from "../certificate/certificate.ts";
+import { type Certificate, describeUnverified } from "../certificate/certificate.ts";
 import { daysLeft, formatTime } from "../ground/time.ts";
 import { formatOutcome } from "../reload/outcome_words.ts";
 import type { ReloadAttempt } from "../reload/history.ts";
@@ -31,6 +31,8 @@ export interface CertificateStatus extends
     | "notAfter"
     | "chain"
   > {
+  /** Links of the chain whose signature was not verified, worded (empty for usual chains). */
+  readonly unverified: readonly string[];
   /** Whole days until `notAfter` (negative once expired). */
   readonly daysLeft: number;
   /** When it was loaded. */
@@ -126,6 +128,7 @@ export function certificateStatus(
     notAfter: certificate.notAfter,
     daysLeft: daysLeft(certificate.notAfter, now),
     chain: certificate.chain,
+    unverified: certificate.unverified.map(describeUnverified),
     loadedAt: since.at,
     loadedBy: since.trigger,
     warnDays,
@@ -173,6 +176,7 @@ export function statusText(view: StatusView, options: StatusTextOptions = {}): s
       if (c.expiresSoon && index + 1 === earliest.position) left = inWindow(left);
       return `  ${index + 1}. ${entry.subject}, expires ${formatTime(entry.notAfter)} (${left})`;
     }),
+    ...c.unverified.map((line) => `not verified  ${line}`),
     `loaded        ${formatTime(c.loadedAt)} by ${c.loadedBy}`,
     `disk          ${view.disk.message}`,
     "",

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Certificate } from "../certificate/certificate.ts";
+import { type Certificate, describeUnverified } from "../certificate/certificate.ts";
 import { unreachable } from "../ground/result.ts";
 import { formatDaysLeft, formatTime } from "../ground/time.ts";
 import { describeExpiring, earliestExpiry } from "./expiry.ts";
@@ -127,10 +127,11 @@ function _certificateSummary(certificate: Certificate, now: Date): string {
   const names = certificate.subjectAltNames.length > 0
     ? ` [${certificate.subjectAltNames.join(", ")}]`
     : "";
+  const unverified = certificate.unverified.map((link) => `; ${describeUnverified(link)}`);
   return `${certificate.subject}${names}, expires ${formatTime(certificate.notAfter)} ` +
     `(${formatDaysLeft(certificate.notAfter, now)}), SHA-256 ${
       shortFingerprint(certificate.fingerprint256)
-    }`;
+    }${unverified.join("")}`;
 }
 
 /** How many bytes of a fingerprint a line shows: enough to tell certificates apart at a glance. */
