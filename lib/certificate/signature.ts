@@ -2,7 +2,7 @@
  * Checks an issuer's signature on a certificate. The common schemes go to WebCrypto (RSA up to
  * 4096 bits, RSA-PSS with one hash, ECDSA on P-256, P-384 and P-521, Ed25519); RSA it cannot take
  * (over 4096 bits, a mask hash other than the message hash, an RSA-PSS issuer key) is checked with
- * `BigInt` arithmetic and WebCrypto's digests; the rest (Ed448, secp256k1 and other curves, DSA)
+ * `BigInt` arithmetic and WebCrypto's digests; the rest (Ed448, secp256k1, DSA)
  * with `node:crypto`, imported only when such a signature appears, so that a server whose chain
  * WebCrypto checks never loads Node's compatibility layer. Where no verifier exists the answer
  * says so and why: the signature is then not verified, and not called bad either.
@@ -17,6 +17,7 @@ import {
   decodeOid,
   type DerElement,
   DerError,
+  encodeElement,
   expectTag,
   integerMagnitude,
   readWhole,
@@ -72,6 +73,9 @@ const SIGNATURES: Readonly<
 /** The largest RSA modulus WebCrypto imports in Deno 2.9.6, in bits. */
 const WEBCRYPTO_MAX_RSA_BITS = 4096;
 const EC_SIZES = { "P-256": 32, "P-384": 48, "P-521": 66 } as const;
+const SECP256K1 = "1.3.132.0.10";
+/** The order of secp256k1's group (SEC 2 §2.4.1). */
+const SECP256K1_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
 /** Checks `parent`'s signature over `child`; never throws. */
 export async function checkSignature(
@@ -115,14 +119,36 @@ async function _check(child: X509Certificate, key: PublicKeyInfo): Promise<Signa
     return { kind: "unverifiable", reason: `its signature algorithm ${oid} is not supported` };
   }
   if (fixed.family === "ECDSA") {
-    // Measured: Deno 2.9.6's node:crypto answers false for valid ECDSA signatures on secp256k1
-    // certificates (openssl verify accepts them), so its "false" cannot be called a bad signature.
+    if (key.curveOid === SECP256K1) {
+      const signature = _lowS(child.signature, SECP256K1_ORDER);
+      return await _nodeVerify(child, key, fixed.hash, signature);
+    }
+    // Other curves (brainpool, explicit parameters) were not measured: node:crypto's "false"
+    // could not be told from a bad signature.
     return {
       kind: "unverifiable",
       reason: `Deno has no reliable verifier for ECDSA on curve ${key.curveOid ?? "(explicit)"}`,
     };
   }
-  return await _nodeVerify(child, key, fixed.hash);
+  return await _nodeVerify(child, key, fixed.hash, child.signature);
+}
+
+/**
+ * Measured: Deno 2.9.6's node:crypto answers false for a valid ECDSA signature on secp256k1 whose
+ * `s` is above half the group order (about half of those OpenSSL makes), and true for the same
+ * signature with `n − s`. Both are valid (ECDSA cannot tell them apart), so the signature is
+ * checked in its low-`s` form.
+ */
+function _lowS(der: Bytes, order: bigint): Bytes {
+  const [r, s] = childrenOf(readWhole(der, TAG.SEQUENCE));
+  if (r === undefined || s === undefined) throw new DerError("an ECDSA signature without r or s");
+  const value = _toBigInt(integerMagnitude(s));
+  if (value <= order / 2n) return der;
+  const low = (order - value).toString(16);
+  const octets = Uint8Array.fromHex(low.padStart(low.length + (low.length % 2), "0"));
+  // A positive INTEGER whose first bit is set takes a leading zero octet.
+  const integer = (octets[0] as number) & 0x80 ? Uint8Array.of(0, ...octets) : octets;
+  return encodeElement(TAG.SEQUENCE, r.encoded, encodeElement(TAG.INTEGER, integer));
 }
 
 async function _webVerify(
@@ -350,6 +376,7 @@ async function _nodeVerify(
   child: X509Certificate,
   key: PublicKeyInfo,
   hashOid: string | undefined,
+  signature: Bytes,
 ): Promise<SignatureCheck> {
   const { createPublicKey, verify } = await import("node:crypto");
   let publicKey;
@@ -361,9 +388,7 @@ async function _nodeVerify(
   }
   const hash = hashOid === undefined ? null : HASHES[hashOid]?.node ?? null;
   try {
-    return verify(hash, child.tbs, publicKey, child.signature)
-      ? { kind: "verified" }
-      : { kind: "bad" };
+    return verify(hash, child.tbs, publicKey, signature) ? { kind: "verified" } : { kind: "bad" };
   } catch (error) {
     return { kind: "unverifiable", reason: `Deno cannot check it: ${_reason(error)}` };
   }
