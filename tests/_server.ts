@@ -9,6 +9,7 @@
 import { DEFAULT_OPTIONS, LIMIT_FLAGS, type Options } from "../lib/cli/options.ts";
 import { permissionFlags } from "../lib/cli/permissions.ts";
 import { freePort } from "./_fixtures.ts";
+import { killIfOutOfTime } from "./_time_limit.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const REPO = new URL("..", import.meta.url).pathname;
@@ -67,11 +68,13 @@ export class ServerProcess implements AsyncDisposable {
       stderr: "piped",
       env: { NO_COLOR: "1" },
     }).spawn();
+    const forget = killIfOutOfTime(() => this.#kill());
     this.#done = Promise.all([
       this.#collect(this.child.stdout, (line) => this.lines.push(line)),
       this.#collect(this.child.stderr, (line) => this.#stderr += line + "\n"),
     ]).then(async () => {
       this.#status = await this.child.status;
+      forget();
       this.#notify();
     });
   }
@@ -157,14 +160,17 @@ export class ServerProcess implements AsyncDisposable {
 
   /** Kills the process if it still runs and waits for it. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#status === undefined) {
-      try {
-        this.child.kill("SIGKILL");
-      } catch {
-        // It exited between the check and the kill.
-      }
-    }
+    this.#kill();
     await this.#done;
+  }
+
+  #kill(): void {
+    if (this.#status !== undefined) return;
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // It exited between the check and the kill.
+    }
   }
 
   #output(): string {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseFlags } from "../lib/cli/args.ts";
+import { test } from "./_time_limit.ts";
 
 const SPECS = {
   port: { type: "string" },
@@ -7,7 +8,7 @@ const SPECS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-Deno.test("string flags take the next argument or the text after =, and the last one given wins", () => {
+test("string flags take the next argument or the text after =, and the last one given wins", () => {
   const parsed = parseFlags(["--port", "80", "--port=81", "--watch", "-h", "run"], SPECS);
   assert.deepEqual(parsed, {
     ok: true,
@@ -15,7 +16,7 @@ Deno.test("string flags take the next argument or the text after =, and the last
   });
 });
 
-Deno.test("everything after -- is a plain argument, and = keeps an empty or dashed value", () => {
+test("everything after -- is a plain argument, and = keeps an empty or dashed value", () => {
   assert.deepEqual(parseFlags(["--port=", "--", "--watch"], SPECS), {
     ok: true,
     value: { values: { port: "" }, positionals: ["--watch"] },
@@ -26,7 +27,7 @@ Deno.test("everything after -- is a plain argument, and = keeps an empty or dash
   });
 });
 
-Deno.test("unknown flags, missing values and values given to switches are errors that name the flag", () => {
+test("unknown flags, missing values and values given to switches are errors that name the flag", () => {
   assert.deepEqual(parseFlags(["--bogus"], SPECS), {
     ok: false,
     error: 'unknown option "--bogus"',

@@ -16,6 +16,7 @@ import {
   mintNotYetValid,
   TempDir,
 } from "./_fixtures.ts";
+import { test } from "./_time_limit.ts";
 
 function assertError<T>(
   result: Result<T, CertificateError>,
@@ -27,7 +28,7 @@ function assertError<T>(
   return result.error;
 }
 
-Deno.test("loader accepts a valid chain with its key and reports what an operator needs", async () => {
+test("loader accepts a valid chain with its key and reports what an operator needs", async () => {
   await using dir = await TempDir.create();
   const { root, intermediate, leaf } = await mintChain();
   const cert = await dir.write(
@@ -51,7 +52,7 @@ Deno.test("loader accepts a valid chain with its key and reports what an operato
   assert.equal(loaded.keyPem, leaf.keyPem);
 });
 
-Deno.test("loader accepts text around the PEM blocks, as openssl x509 -text writes", async () => {
+test("loader accepts text around the PEM blocks, as openssl x509 -text writes", async () => {
   const leaf = await mintCertificate();
   const text = `Certificate:\n    Data:\n        Version: 3 (0x2)\n${leaf.certificatePem}trailer\n`;
   const result = await parseCertificate(
@@ -62,7 +63,7 @@ Deno.test("loader accepts text around the PEM blocks, as openssl x509 -text writ
   assert.equal(result.value.chain.length, 1);
 });
 
-Deno.test("loader reports not_found for a missing file", async () => {
+test("loader reports not_found for a missing file", async () => {
   await using dir = await TempDir.create();
   assertError(await loadCertificate({ cert: dir.path("missing.pem") }), {
     kind: "not_found",
@@ -70,7 +71,7 @@ Deno.test("loader reports not_found for a missing file", async () => {
   });
 });
 
-Deno.test("loader reports not_found for a missing key, naming the key file", async () => {
+test("loader reports not_found for a missing key, naming the key file", async () => {
   await using dir = await TempDir.create();
   const leaf = await mintCertificate();
   const cert = await dir.write("cert.pem", leaf.certificatePem);
@@ -81,7 +82,7 @@ Deno.test("loader reports not_found for a missing key, naming the key file", asy
   });
 });
 
-Deno.test("loader refuses a directory without reading it", async () => {
+test("loader refuses a directory without reading it", async () => {
   await using dir = await TempDir.create();
   assertError(await loadCertificate({ cert: dir.dir }), {
     kind: "not_a_file",
@@ -89,7 +90,7 @@ Deno.test("loader refuses a directory without reading it", async () => {
   });
 });
 
-Deno.test("loader refuses a FIFO without blocking on it", async () => {
+test("loader refuses a FIFO without blocking on it", async () => {
   await using dir = await TempDir.create();
   const fifo = dir.path("cert.pem");
   const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
@@ -100,14 +101,14 @@ Deno.test("loader refuses a FIFO without blocking on it", async () => {
   });
 });
 
-Deno.test("loader refuses a character device", async () => {
+test("loader refuses a character device", async () => {
   assertError(await loadCertificate({ cert: "/dev/zero" }), {
     kind: "not_a_file",
     fileType: "character device",
   });
 });
 
-Deno.test("loader refuses a file over the size limit before reading it", async () => {
+test("loader refuses a file over the size limit before reading it", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("big.pem", new Uint8Array(MAX_FILE_BYTES + 1));
   assertError(await loadCertificate({ cert }), {
@@ -117,7 +118,7 @@ Deno.test("loader refuses a file over the size limit before reading it", async (
   });
 });
 
-Deno.test("loader reports empty for an empty or blank file", async () => {
+test("loader reports empty for an empty or blank file", async () => {
   await using dir = await TempDir.create();
   assertError(await loadCertificate({ cert: await dir.write("empty.pem", "") }), {
     kind: "empty",
@@ -127,14 +128,14 @@ Deno.test("loader reports empty for an empty or blank file", async () => {
   });
 });
 
-Deno.test("loader reports not_pem for text without PEM blocks", async () => {
+test("loader reports not_pem for text without PEM blocks", async () => {
   await using dir = await TempDir.create();
   assertError(await loadCertificate({ cert: await dir.write("c.pem", "hello\n") }), {
     kind: "not_pem",
   });
 });
 
-Deno.test("loader recognises a DER certificate and says it is not PEM", async () => {
+test("loader recognises a DER certificate and says it is not PEM", async () => {
   await using dir = await TempDir.create();
   const leaf = await mintCertificate();
   const base64 = leaf.certificatePem.split("\n").filter((l) => !l.startsWith("-----")).join("");
@@ -144,7 +145,7 @@ Deno.test("loader recognises a DER certificate and says it is not PEM", async ()
   });
 });
 
-Deno.test("loader reports truncated_pem when a block has no END line", async () => {
+test("loader reports truncated_pem when a block has no END line", async () => {
   await using dir = await TempDir.create();
   const leaf = await mintCertificate();
   const half = leaf.certificatePem.slice(0, leaf.certificatePem.length / 2);
@@ -154,7 +155,7 @@ Deno.test("loader reports truncated_pem when a block has no END line", async () 
   });
 });
 
-Deno.test("loader reports no_certificate for a private key where the certificate should be", async () => {
+test("loader reports no_certificate for a private key where the certificate should be", async () => {
   await using dir = await TempDir.create();
   const leaf = await mintCertificate();
   assertError(await loadCertificate({ cert: await dir.write("c.pem", leaf.keyPem) }), {
@@ -163,7 +164,7 @@ Deno.test("loader reports no_certificate for a private key where the certificate
   });
 });
 
-Deno.test("loader reports invalid_certificate for a PEM block that is not X.509", async () => {
+test("loader reports invalid_certificate for a PEM block that is not X.509", async () => {
   await using dir = await TempDir.create();
   const pem = `-----BEGIN CERTIFICATE-----\n${
     btoa("not a certificate")
@@ -187,7 +188,7 @@ Deno.test("loader reports invalid_certificate for a PEM block that is not X.509"
   });
 });
 
-Deno.test("loader reports chain_broken when a certificate is not issued by the next one", async () => {
+test("loader reports chain_broken when a certificate is not issued by the next one", async () => {
   await using dir = await TempDir.create();
   const { root, leaf } = await mintChain();
   assertError(
@@ -203,7 +204,7 @@ Deno.test("loader reports chain_broken when a certificate is not issued by the n
   );
 });
 
-Deno.test("loader reports expired for a leaf past its notAfter", async () => {
+test("loader reports expired for a leaf past its notAfter", async () => {
   await using dir = await TempDir.create();
   const leaf = await mintExpired();
   assertError(await loadCertificate({ cert: await dir.write("c.pem", leaf.certificatePem) }), {
@@ -212,7 +213,7 @@ Deno.test("loader reports expired for a leaf past its notAfter", async () => {
   });
 });
 
-Deno.test("loader uses the injected clock: valid today, expired in a year", async () => {
+test("loader uses the injected clock: valid today, expired in a year", async () => {
   await using dir = await TempDir.create();
   const leaf = await mintCertificate();
   const cert = await dir.write("c.pem", leaf.certificatePem);
@@ -222,7 +223,7 @@ Deno.test("loader uses the injected clock: valid today, expired in a year", asyn
   });
 });
 
-Deno.test("loader reports not_yet_valid for a leaf before its notBefore", async () => {
+test("loader reports not_yet_valid for a leaf before its notBefore", async () => {
   await using dir = await TempDir.create();
   const leaf = await mintNotYetValid();
   assertError(await loadCertificate({ cert: await dir.write("c.pem", leaf.certificatePem) }), {
@@ -230,7 +231,7 @@ Deno.test("loader reports not_yet_valid for a leaf before its notBefore", async 
   });
 });
 
-Deno.test("loader reports key_invalid for a key file that holds no usable key", async () => {
+test("loader reports key_invalid for a key file that holds no usable key", async () => {
   await using dir = await TempDir.create();
   const leaf = await mintCertificate();
   const cert = await dir.write("c.pem", leaf.certificatePem);
@@ -254,7 +255,7 @@ Deno.test("loader reports key_invalid for a key file that holds no usable key", 
   assert.match((locked as { reason: string }).reason, /encrypted/);
 });
 
-Deno.test("loader reports key_mismatch for a key of another certificate", async () => {
+test("loader reports key_mismatch for a key of another certificate", async () => {
   await using dir = await TempDir.create();
   const [leaf, other] = [await mintCertificate(), await mintCertificate()];
   const cert = await dir.write("c.pem", leaf.certificatePem);
@@ -264,7 +265,7 @@ Deno.test("loader reports key_mismatch for a key of another certificate", async 
   });
 });
 
-Deno.test("loader maps any other file system error to io, keeping its message", () => {
+test("loader maps any other file system error to io, keeping its message", () => {
   assert.deepEqual(fileError(new Deno.errors.Interrupted("read interrupted"), "c.pem", "key"), {
     kind: "io",
     role: "key",
@@ -295,12 +296,12 @@ Deno.test("loader maps any other file system error to io, keeping its message", 
   });
 });
 
-Deno.test("loader never throws: a file that vanishes is a value, not an exception", async () => {
+test("loader never throws: a file that vanishes is a value, not an exception", async () => {
   const result = await loadCertificate({ cert: "/nonexistent/dir/cert.pem", key: "/x" });
   assert.equal(result.ok, false);
 });
 
-Deno.test("bytes loaded before are not parsed again, yet their dates and their key are checked as before", async () => {
+test("bytes loaded before are not parsed again, yet their dates and their key are checked as before", async () => {
   await using dir = await TempDir.create();
   const pair = await mintCertificate();
   const cert = await dir.write("c.pem", pair.certificatePem);
@@ -326,7 +327,7 @@ Deno.test("bytes loaded before are not parsed again, yet their dates and their k
   assert.equal(alone.value.keyPem, undefined, "with and without a key are remembered apart");
 });
 
-Deno.test("a chain verified once is still refused in the wrong order", async () => {
+test("a chain verified once is still refused in the wrong order", async () => {
   await using dir = await TempDir.create();
   const { root, intermediate, leaf } = await mintChain();
   const good = await dir.write(

@@ -16,6 +16,7 @@ import {
 import { postReload, ServerProcess } from "./_server.ts";
 import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
 import { permissionFlags } from "../lib/cli/permissions.ts";
+import { test } from "./_time_limit.ts";
 
 async function curl(args: string[]): Promise<{ status: number; body: string; code: number }> {
   const output = await new Deno.Command("curl", {
@@ -43,7 +44,7 @@ async function getJson(server: ServerProcess, path: string, headers: Record<stri
   return { status: response.status, body: await response.json() };
 }
 
-Deno.test("GET /certs shows the active certificate, its chain and the last reloads of every trigger, newest first", async () => {
+test("GET /certs shows the active certificate, its chain and the last reloads of every trigger, newest first", async () => {
   await using dir = await TempDir.create();
   const root = await mintCertificate({ commonName: "Root CA", isCa: true, altNames: [] });
   const leaf = await mintCertificate({ commonName: "v1.test", issuer: root });
@@ -85,7 +86,7 @@ Deno.test("GET /certs shows the active certificate, its chain and the last reloa
   assert.ok(Date.parse(chained.body.certificate.chain[1].notAfter) > Date.now());
 });
 
-Deno.test("POST /reload_certs answers JSON under Accept: application/json, and the same line as text", async () => {
+test("POST /reload_certs answers JSON under Accept: application/json, and the same line as text", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   await using server = await ServerProcess.start({ options: { cert } });
@@ -104,7 +105,7 @@ Deno.test("POST /reload_certs answers JSON under Accept: application/json, and t
   assert.equal(text.body, body.message + "\n", "the JSON message is the text answer's line");
 });
 
-Deno.test("/metrics passes promtool after reloads of every result kind, and counts them", async () => {
+test("/metrics passes promtool after reloads of every result kind, and counts them", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   await using server = await ServerProcess.start({ options: { cert } });
@@ -136,7 +137,7 @@ Deno.test("/metrics passes promtool after reloads of every result kind, and coun
   await assertPromtoolClean(metrics);
 });
 
-Deno.test("/healthz turns 503 when a short-lived certificate expires while the server runs", async () => {
+test("/healthz turns 503 when a short-lived certificate expires while the server runs", async () => {
   await using dir = await TempDir.create();
   const shortLived = await mintCertificate({ notAfter: new Date(Date.now() + 3_000) });
   const cert = await dir.write("cert.pem", shortLived.certificatePem);
@@ -155,7 +156,7 @@ Deno.test("/healthz turns 503 when a short-lived certificate expires while the s
   );
 });
 
-Deno.test("a control token: 401 with WWW-Authenticate without it, 200 with it; an empty or missing token file fails startup", async () => {
+test("a control token: 401 with WWW-Authenticate without it, 200 with it; an empty or missing token file fails startup", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   const tokenFile = await dir.write("token", "  correct-horse-battery \n");
@@ -197,7 +198,7 @@ Deno.test("a control token: 401 with WWW-Authenticate without it, 200 with it; a
   );
 });
 
-Deno.test("refusals over real HTTP: a foreign Host, a browser's Origin or Sec-Fetch-Site, a body over 64 KiB", async () => {
+test("refusals over real HTTP: a foreign Host, a browser's Origin or Sec-Fetch-Site, a body over 64 KiB", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   await using server = await ServerProcess.start({ options: { cert } });
@@ -237,7 +238,7 @@ Deno.test("refusals over real HTTP: a foreign Host, a browser's Origin or Sec-Fe
   );
 });
 
-Deno.test("--control-socket: curl over a 0600 Unix socket, a stale socket replaced, a live one or another file refused", async () => {
+test("--control-socket: curl over a 0600 Unix socket, a stale socket replaced, a live one or another file refused", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   const socket = dir.path("control.sock");
@@ -289,7 +290,7 @@ Deno.test("--control-socket: curl over a 0600 Unix socket, a stale socket replac
   await assert.rejects(Deno.lstat(socket), Deno.errors.NotFound, "a clean stop removes the socket");
 });
 
-Deno.test("a control socket without its grants names every flag it needs", async () => {
+test("a control socket without its grants names every flag it needs", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   const socket = dir.path("control.sock");
@@ -305,7 +306,7 @@ Deno.test("a control socket without its grants names every flag it needs", async
   );
 });
 
-Deno.test("--healthz-without-token: a probe gets GET /healthz without the token; /certs, /metrics and POST /reload_certs still need it", async () => {
+test("--healthz-without-token: a probe gets GET /healthz without the token; /certs, /metrics and POST /reload_certs still need it", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   const tokenFile = await dir.write("token", "probe-free-token\n");
@@ -335,7 +336,7 @@ Deno.test("--healthz-without-token: a probe gets GET /healthz without the token;
   assert.match(untokened.stderr, /--healthz-without-token needs --control-token-file/);
 });
 
-Deno.test("a non-loopback control address needs a token: exit 2 without one; with one it serves, token-guarded", async () => {
+test("a non-loopback control address needs a token: exit 2 without one; with one it serves, token-guarded", async () => {
   await using dir = await TempDir.create();
   const pair: MintedCertificate = await mintCertificate({
     notAfter: new Date(Date.now() + 10 * DAY_MS),

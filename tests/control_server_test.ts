@@ -7,6 +7,7 @@ import { ReloadMetrics } from "../lib/control/metrics.ts";
 import type { ReloadOutcome } from "../lib/reload/reloader.ts";
 import { statusView } from "../lib/control/status_view.ts";
 import { fakeCertificate } from "./_certificates.ts";
+import { test } from "./_time_limit.ts";
 
 const AT = new Date("2026-11-27T12:00:00Z");
 const ACTIVE = fakeCertificate("BB", {
@@ -68,7 +69,7 @@ const BASE = "http://127.0.0.1:3000";
 const post = (path = "/reload_certs", init: RequestInit = {}) =>
   new Request(`${BASE}${path}`, { method: "POST", ...init });
 
-Deno.test("POST /reload_certs runs one reload and answers 200 with the outcome line", async () => {
+test("POST /reload_certs runs one reload and answers 200 with the outcome line", async () => {
   const { handle, reloads } = handlerFor(RELOADED);
   const response = await handle(post());
   assert.equal(response.status, 200);
@@ -77,14 +78,14 @@ Deno.test("POST /reload_certs runs one reload and answers 200 with the outcome l
   assert.equal(reloads(), 1);
 });
 
-Deno.test("a failed reload answers 500 so that curl -f fails", async () => {
+test("a failed reload answers 500 so that curl -f fails", async () => {
   const { handle } = handlerFor(FAILED);
   const response = await handle(post());
   assert.equal(response.status, 500);
   assert.equal(await response.text(), formatOutcome(FAILED) + "\n");
 });
 
-Deno.test("POST /reload_certs under Accept: application/json answers ok, outcome, trigger, message, certificate, error", async () => {
+test("POST /reload_certs under Accept: application/json answers ok, outcome, trigger, message, certificate, error", async () => {
   const { handle } = handlerFor(FAILED);
   const response = await handle(post("/reload_certs", { headers: { accept: "application/json" } }));
   assert.equal(response.status, 500);
@@ -104,7 +105,7 @@ Deno.test("POST /reload_certs under Accept: application/json answers ok, outcome
   assert.deepEqual([ok.ok, ok.outcome, "error" in ok], [true, "reloaded", false]);
 });
 
-Deno.test("each route answers only its methods: 405 with Allow, and 404 for unknown paths", async () => {
+test("each route answers only its methods: 405 with Allow, and 404 for unknown paths", async () => {
   const { handle, reloads } = handlerFor(RELOADED);
   const cases: [string, string, string][] = [
     ["/reload_certs", "GET", "POST"],
@@ -128,7 +129,7 @@ Deno.test("each route answers only its methods: 405 with Allow, and 404 for unkn
   assert.equal(reloads(), 0);
 });
 
-Deno.test("browser requests are refused: an Origin header, or Sec-Fetch-Site cross-site or same-site", async () => {
+test("browser requests are refused: an Origin header, or Sec-Fetch-Site cross-site or same-site", async () => {
   const { handle, reloads } = handlerFor(RELOADED);
   const browser: Record<string, string>[] = [
     { origin: "https://evil.example" },
@@ -148,7 +149,7 @@ Deno.test("browser requests are refused: an Origin header, or Sec-Fetch-Site cro
   }
 });
 
-Deno.test("a Host that is neither the control address nor a loopback name is refused (DNS rebinding)", async () => {
+test("a Host that is neither the control address nor a loopback name is refused (DNS rebinding)", async () => {
   const { handle, reloads } = handlerFor(RELOADED);
   const rebound = await handle(new Request("http://evil.example:3000/certs"));
   assert.equal(rebound.status, 403);
@@ -167,7 +168,7 @@ Deno.test("a Host that is neither the control address nor a loopback name is ref
   await anyHost.body?.cancel();
 });
 
-Deno.test("with a token, requests without the right Bearer token get 401 with WWW-Authenticate", async () => {
+test("with a token, requests without the right Bearer token get 401 with WWW-Authenticate", async () => {
   const { handle, reloads } = handlerFor(RELOADED, { token: "s3cret-token" });
   for (
     const authorization of [
@@ -202,7 +203,7 @@ Deno.test("with a token, requests without the right Bearer token get 401 with WW
   assert.equal(reloads(), 1);
 });
 
-Deno.test("a path left open to probes answers without the token; every other path, and its Host and browser checks, still apply", async () => {
+test("a path left open to probes answers without the token; every other path, and its Host and browser checks, still apply", async () => {
   const open = handlerFor(RELOADED, { token: "s3cret-token", withoutToken: ["/healthz"] });
   const health = await open.handle(new Request(`${BASE}/healthz`));
   assert.equal(health.status, 200);
@@ -231,7 +232,7 @@ Deno.test("a path left open to probes answers without the token; every other pat
   await guarded.body?.cancel();
 });
 
-Deno.test("a POST with Content-Length: 0 is answered without making its body stream", async () => {
+test("a POST with Content-Length: 0 is answered without making its body stream", async () => {
   // Deno gives every POST a body stream; made and read per reload, it became old-generation garbage.
   const { handle, reloads } = handlerFor(RELOADED);
   const request = post("/reload_certs", { headers: { "content-length": "0" } });
@@ -249,7 +250,7 @@ Deno.test("a POST with Content-Length: 0 is answered without making its body str
   assert.equal(streamMade, false);
 });
 
-Deno.test("a body over 64 KiB gets 413 without being read to the end", async () => {
+test("a body over 64 KiB gets 413 without being read to the end", async () => {
   const { handle, reloads } = handlerFor(RELOADED);
   let pulled = 0;
   const endless = new ReadableStream<Uint8Array>({
@@ -273,7 +274,7 @@ Deno.test("a body over 64 KiB gets 413 without being read to the end", async () 
   assert.equal(reloads(), 1);
 });
 
-Deno.test("GET /certs shows the certificate and the reloads, newest first, as text or JSON", async () => {
+test("GET /certs shows the certificate and the reloads, newest first, as text or JSON", async () => {
   const { handle } = handlerFor(FAILED);
   await (await handle(post())).body?.cancel();
   const text = await (await handle(new Request(`${BASE}/certs`))).text();
@@ -298,7 +299,7 @@ Deno.test("GET /certs shows the certificate and the reloads, newest first, as te
   assert.equal(json.reloads[0].durationMs, 1.5);
 });
 
-Deno.test("GET /healthz is 200 while the certificate is valid and 503 once it has expired", async () => {
+test("GET /healthz is 200 while the certificate is valid and 503 once it has expired", async () => {
   const valid = await handlerFor(RELOADED).handle(new Request(`${BASE}/healthz`));
   assert.equal(valid.status, 200);
   assert.match(await valid.text(), /^ok: serving "cert\.pem"/);
@@ -312,7 +313,7 @@ Deno.test("GET /healthz is 200 while the certificate is valid and 503 once it ha
   );
 });
 
-Deno.test("GET /metrics counts reloads by trigger and result and shows the certificate's dates", async () => {
+test("GET /metrics counts reloads by trigger and result and shows the certificate's dates", async () => {
   const { handle } = handlerFor(FAILED);
   await (await handle(post())).body?.cancel();
   const response = await handle(new Request(`${BASE}/metrics`));

@@ -11,11 +11,12 @@ import {
   readElement,
   TAG,
 } from "../lib/ground/der.ts";
+import { test } from "./_time_limit.ts";
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 const text = (tag: number, value: string) => encodeElement(tag, new TextEncoder().encode(value));
 
-Deno.test("DER elements are read with short and long lengths, and never past the end of their data", () => {
+test("DER elements are read with short and long lengths, and never past the end of their data", () => {
   const long = encodeElement(TAG.OCTET_STRING, new Uint8Array(300));
   assert.deepEqual([...long.subarray(0, 4)], [0x04, 0x82, 0x01, 0x2c]);
   assert.equal(readElement(long).contents.length, 300);
@@ -36,14 +37,14 @@ Deno.test("DER elements are read with short and long lengths, and never past the
   }
 });
 
-Deno.test("object identifiers decode to dotted form and encode back", () => {
+test("object identifiers decode to dotted form and encode back", () => {
   for (const oid of ["2.5.4.3", "1.2.840.113549.1.1.11", "0.9.2342.19200300.100.1.25", "2.999.3"]) {
     assert.equal(decodeOid(readElement(encodeOid(oid))), oid);
   }
   assert.throws(() => decodeOid(readElement(bytes(0x06, 0x01, 0x81))), DerError);
 });
 
-Deno.test("times decode as UTC dates; UTCTime years below 50 are 20xx; impossible dates are errors", () => {
+test("times decode as UTC dates; UTCTime years below 50 are 20xx; impossible dates are errors", () => {
   const time = (tag: number, value: string) => decodeTime(readElement(text(tag, value)));
   assert.equal(time(TAG.UTC_TIME, "491231235959Z").toISOString(), "2049-12-31T23:59:59.000Z");
   assert.equal(time(TAG.UTC_TIME, "500101000000Z").toISOString(), "1950-01-01T00:00:00.000Z");
@@ -71,7 +72,7 @@ Deno.test("times decode as UTC dates; UTCTime years below 50 are 20xx; impossibl
   }
 });
 
-Deno.test("strings decode by their type, and integers lose their sign octet", () => {
+test("strings decode by their type, and integers lose their sign octet", () => {
   assert.equal(decodeString(readElement(text(TAG.UTF8_STRING, "Inter ÉC"))), "Inter ÉC");
   assert.equal(decodeString(readElement(text(TAG.PRINTABLE_STRING, "DE"))), "DE");
   const bmp = encodeElement(TAG.BMP_STRING, bytes(0x00, 0x4f, 0x00, 0x4b));

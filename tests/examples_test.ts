@@ -10,10 +10,11 @@ import { postReload, ServerProcess } from "./_server.ts";
 import { servedFingerprint } from "./_tls_clients.ts";
 import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
 import { permissionFlags } from "../lib/cli/permissions.ts";
+import { test } from "./_time_limit.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
-Deno.test("JSON API example: its routes work over HTTPS, and POST and SIGHUP reloads reach new handshakes", async () => {
+test("JSON API example: its routes work over HTTPS, and POST and SIGHUP reloads reach new handshakes", async () => {
   await using dir = await TempDir.create();
   const pairs = await Promise.all(
     [1, 2, 3].map((n) => mintCertificate({ commonName: `api${n}.test` })),
@@ -67,7 +68,7 @@ Deno.test("JSON API example: its routes work over HTTPS, and POST and SIGHUP rel
   await server.waitForLine(/\[example\] SIGTERM: stopped$/);
 });
 
-Deno.test("deno task example runs the JSON API with exactly its least-privilege flags", async () => {
+test("deno task example runs the JSON API with exactly its least-privilege flags", async () => {
   const config = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`));
   const options = {
     ...DEFAULT_OPTIONS,
@@ -81,7 +82,7 @@ Deno.test("deno task example runs the JSON API with exactly its least-privilege 
   );
 });
 
-Deno.test("the README's minimal example is examples/minimal.ts, and it serves and reloads", async () => {
+test("the README's minimal example is examples/minimal.ts, and it serves and reloads", async () => {
   const source = await Deno.readTextFile(`${REPO}/examples/minimal.ts`);
   assert.ok(source.split("\n").length - 1 <= 15, "at most 15 lines");
   const readme = await Deno.readTextFile(`${REPO}/README.md`);

@@ -10,6 +10,7 @@ import {
 } from "../lib/reload/outcome_words.ts";
 import { formatListenError } from "../lib/serve/listen.ts";
 import { fakeCertificate } from "./_certificates.ts";
+import { test } from "./_time_limit.ts";
 
 const AT = new Date("2026-11-27T12:00:00Z");
 const OLD = fakeCertificate("AA:AA", { notAfter: new Date("2026-12-27T12:00:00Z") });
@@ -75,7 +76,7 @@ const EXAMPLES: Record<CertificateErrorKind, CertificateError> = {
   io: { kind: "io", role: "certificate", path: "cert.pem", reason: "Input/output error" },
 };
 
-Deno.test("every error kind is described with its file, in one line, without a final period", () => {
+test("every error kind is described with its file, in one line, without a final period", () => {
   for (const error of Object.values(EXAMPLES)) {
     const text = describeError(error);
     assert.match(text, /"(cert|key)\.(pem|der)"/, `${error.kind} must name the file: ${text}`);
@@ -84,7 +85,7 @@ Deno.test("every error kind is described with its file, in one line, without a f
   }
 });
 
-Deno.test("error descriptions say the cause in the operator's words", () => {
+test("error descriptions say the cause in the operator's words", () => {
   assert.equal(
     describeError(EXAMPLES.not_found),
     'Cannot read certificate "cert.pem": file not found',
@@ -106,7 +107,7 @@ Deno.test("error descriptions say the cause in the operator's words", () => {
   );
 });
 
-Deno.test("a reloaded line names the new certificate, its expiry, days left and fingerprint", () => {
+test("a reloaded line names the new certificate, its expiry, days left and fingerprint", () => {
   assert.equal(
     formatOutcome({
       kind: "reloaded",
@@ -123,7 +124,7 @@ Deno.test("a reloaded line names the new certificate, its expiry, days left and 
   );
 });
 
-Deno.test("a line shows a fingerprint's first 8 bytes; /certs and the JSON keep it whole", () => {
+test("a line shows a fingerprint's first 8 bytes; /certs and the JSON keep it whole", () => {
   const whole =
     "56:C7:DB:4E:49:51:A3:B7:F2:22:11:AF:48:45:6C:39:5A:24:B8:1E:88:59:F5:EF:12:7A:BA:47:3E:42:F8:78";
   assert.equal(shortFingerprint(whole), "56:C7:DB:4E:49:51:A3:B7…");
@@ -138,7 +139,7 @@ Deno.test("a line shows a fingerprint's first 8 bytes; /certs and the JSON keep 
   assert.ok(line.endsWith("SHA-256 56:C7:DB:4E:49:51:A3:B7…"), line);
 });
 
-Deno.test("an unchanged line says nothing was swapped, so it cannot pass for a rotation", () => {
+test("an unchanged line says nothing was swapped, so it cannot pass for a rotation", () => {
   const line = formatOutcome({
     kind: "unchanged",
     trigger: "http",
@@ -152,7 +153,7 @@ Deno.test("an unchanged line says nothing was swapped, so it cannot pass for a r
   assert.doesNotMatch(line, /reloaded/);
 });
 
-Deno.test("a failed line names the file, the cause and the certificate still served", () => {
+test("a failed line names the file, the cause and the certificate still served", () => {
   assert.equal(
     formatOutcome({
       kind: "failed",
@@ -168,7 +169,7 @@ Deno.test("a failed line names the file, the cause and the certificate still ser
   );
 });
 
-Deno.test("days left counts down to an expiry and past it", () => {
+test("days left counts down to an expiry and past it", () => {
   const soon = fakeCertificate("CC", { notAfter: new Date("2026-11-28T13:00:00Z") });
   assert.match(
     formatOutcome({ kind: "unchanged", trigger: "http", at: AT, durationMs: 1, certificate: soon }),
@@ -181,7 +182,7 @@ Deno.test("days left counts down to an expiry and past it", () => {
   );
 });
 
-Deno.test("a startup failure uses the same cause wording as a failed reload", () => {
+test("a startup failure uses the same cause wording as a failed reload", () => {
   for (const error of Object.values(EXAMPLES)) {
     const startup = formatStartupFailure(error);
     const reload = formatOutcome({
@@ -196,7 +197,7 @@ Deno.test("a startup failure uses the same cause wording as a failed reload", ()
   }
 });
 
-Deno.test("success outcomes map to 200 and failures to 500", () => {
+test("success outcomes map to 200 and failures to 500", () => {
   assert.deepEqual(OUTCOME_HTTP_STATUS, {
     loaded: 200,
     reloaded: 200,
@@ -205,7 +206,7 @@ Deno.test("success outcomes map to 200 and failures to 500", () => {
   });
 });
 
-Deno.test("a listen failure names the address and the server", () => {
+test("a listen failure names the address and the server", () => {
   assert.equal(
     formatListenError({ kind: "address_in_use", server: "control", address: "127.0.0.1:3000" }),
     "Cannot listen on 127.0.0.1:3000 for the control server: address already in use; " +
@@ -222,7 +223,7 @@ Deno.test("a listen failure names the address and the server", () => {
   );
 });
 
-Deno.test("errors about symbolic links name the link's target and never ask for a grant already given", () => {
+test("errors about symbolic links name the link's target and never ask for a grant already given", () => {
   assert.equal(
     describeError({
       kind: "not_found",
@@ -259,7 +260,7 @@ Deno.test("errors about symbolic links name the link's target and never ask for 
   );
 });
 
-Deno.test("notices say which HTTPS front serves, why after a fallback, and how to turn connection migration on", () => {
+test("notices say which HTTPS front serves, why after a fallback, and how to turn connection migration on", () => {
   assert.equal(
     formatNotice({ kind: "tls_front", front: "native", protocols: ["h2", "http/1.1"] }),
     "HTTPS served by the native front (h2, http/1.1)",
@@ -285,7 +286,7 @@ Deno.test("notices say which HTTPS front serves, why after a fallback, and how t
   }
 });
 
-Deno.test("notices about the watcher and expiry name the files, the interval and what to do", () => {
+test("notices about the watcher and expiry name the files, the interval and what to do", () => {
   assert.equal(
     formatNotice({ kind: "watching", paths: ["cert.pem", "key.pem"], pollMs: 500 }),
     'watching "cert.pem" and "key.pem" for changes (file events, and a check every 500 ms); ' +

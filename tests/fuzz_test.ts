@@ -17,6 +17,7 @@ import {
 import { describeError } from "../lib/certificate/describe_error.ts";
 import { encodePem, parsePemBlocks, type PemBlock } from "../lib/ground/pem.ts";
 import { mintCertificate, mintChain, TempDir } from "./_fixtures.ts";
+import { test } from "./_time_limit.ts";
 
 const SEED = 0x5eed_2026;
 const CASES = 4_000;
@@ -36,7 +37,7 @@ function prng(seed: number): () => number {
 
 const encoder = new TextEncoder();
 
-Deno.test("the loader returns a worded Result for thousands of random and mutated inputs, never throwing", async () => {
+test("the loader returns a worded Result for thousands of random and mutated inputs, never throwing", async () => {
   const random = prng(SEED);
   const int = (below: number) => Math.floor(random() * below);
   const { root, intermediate, leaf } = await mintChain();
@@ -116,7 +117,7 @@ function toPem(label: string, der: Uint8Array): string {
   return encodePem(label, der.toBase64());
 }
 
-Deno.test("the X.509 and key readers return a worded Result for thousands of damaged DER certificates and keys, never throwing", async () => {
+test("the X.509 and key readers return a worded Result for thousands of damaged DER certificates and keys, never throwing", async () => {
   const random = prng(SEED + 1);
   const int = (below: number) => Math.floor(random() * below);
   const { root, intermediate, leaf } = await mintChain();

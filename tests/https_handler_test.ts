@@ -12,6 +12,7 @@ import { postReload, ServerProcess } from "./_server.ts";
 import { servedFingerprint } from "./_tls_clients.ts";
 import { STREAM_CHUNKS } from "./_echo_app.ts";
 import type { TlsFrontName } from "../lib/serve/tls/tls_front.ts";
+import { test } from "./_time_limit.ts";
 
 /** Each front with the protocols it offers; both pass every test here. */
 const FRONTS = { native: ["h2", "http/1.1"], node: ["http/1.1"] } as const;
@@ -47,7 +48,7 @@ async function rawTls(port: number, ca: string, request: string): Promise<string
 
 for (const [front, protocols] of Object.entries(FRONTS) as [TlsFrontName, readonly string[]][]) {
   for (const protocol of protocols) {
-    Deno.test(`HTTPS handler gets method, full https URL with query, every header, streamed body and remoteAddr (${front} front, ${protocol})`, async () => {
+    test(`HTTPS handler gets method, full https URL with query, every header, streamed body and remoteAddr (${front} front, ${protocol})`, async () => {
       await using dir = await TempDir.create();
       const pair = await mintCertificate();
       await using server = await startEcho(dir, pair, front);
@@ -81,7 +82,7 @@ for (const [front, protocols] of Object.entries(FRONTS) as [TlsFrontName, readon
       assert.ok(echoed.remote.port > 0);
     });
 
-    Deno.test(`HTTPS handler's Response is written faithfully: status, text, headers, two set-cookies, streams, HEAD (${front} front, ${protocol})`, async () => {
+    test(`HTTPS handler's Response is written faithfully: status, text, headers, two set-cookies, streams, HEAD (${front} front, ${protocol})`, async () => {
       await using dir = await TempDir.create();
       const pair = await mintCertificate();
       await using server = await startEcho(dir, pair, front);
@@ -123,7 +124,7 @@ for (const [front, protocols] of Object.entries(FRONTS) as [TlsFrontName, readon
     });
   }
 
-  Deno.test(`any handler over HTTPS: a reload answers after the swap, a bad pair changes nothing (${front} front)`, async () => {
+  test(`any handler over HTTPS: a reload answers after the swap, a bad pair changes nothing (${front} front)`, async () => {
     await using dir = await TempDir.create();
     const first = await mintCertificate();
     const second = await mintCertificate();

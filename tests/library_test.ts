@@ -14,10 +14,11 @@ import {
 } from "../mod.ts";
 import { resolveServeOptions } from "../lib/api/serve_options.ts";
 import { fingerprintOf, mintCertificate, TempDir } from "./_fixtures.ts";
+import { test } from "./_time_limit.ts";
 
 const hello = () => new Response("hi");
 
-Deno.test("options that make no sense come back as an error naming the option, before anything listens", async () => {
+test("options that make no sense come back as an error naming the option, before anything listens", async () => {
   const bad: [Partial<ServeWithReloadOptions>, string, RegExp][] = [
     [{ handler: undefined }, "handler", /must be a function/],
     [{ cert: "" }, "cert", /path of the certificate file/],
@@ -46,7 +47,7 @@ Deno.test("options that make no sense come back as an error naming the option, b
   }
 });
 
-Deno.test("defaults: app and control on 127.0.0.1:8080 and :3000, signals on, plain HTTP without a key", () => {
+test("defaults: app and control on 127.0.0.1:8080 and :3000, signals on, plain HTTP without a key", () => {
   const resolved = resolveServeOptions({ cert: "cert.pem", handler: hello });
   assert.ok(resolved.ok);
   assert.equal(resolved.value.hostname, "127.0.0.1");
@@ -74,7 +75,7 @@ Deno.test("defaults: app and control on 127.0.0.1:8080 and :3000, signals on, pl
   assert.equal(noControl.ok && noControl.value.control, undefined);
 });
 
-Deno.test("a rejected certificate and an address in use are values, never exceptions", async () => {
+test("a rejected certificate and an address in use are values, never exceptions", async () => {
   await using dir = await TempDir.create();
   const missing = await serveWithReload({ cert: dir.path("none.pem"), handler: hello });
   assert.equal(!missing.ok && missing.error.kind, "certificate");
@@ -97,7 +98,7 @@ Deno.test("a rejected certificate and an address in use are values, never except
   assert.match(!controlInUse.ok ? formatStartError(controlInUse.error) : "", /control server/);
 });
 
-Deno.test("the handle reloads with trigger api, reports every outcome to onReload, and shuts down", async () => {
+test("the handle reloads with trigger api, reports every outcome to onReload, and shuts down", async () => {
   await using dir = await TempDir.create();
   const first = await mintCertificate({ commonName: "first.test" });
   const second = await mintCertificate({ commonName: "second.test" });

@@ -3,10 +3,11 @@ import { DEFAULT_OPTIONS, type Options } from "../lib/cli/options.ts";
 import { permissionFlags, V8_FLAGS } from "../lib/cli/permissions.ts";
 import { freePort, mintCertificate, mintChain, TempDir } from "./_fixtures.ts";
 import { ServerProcess } from "./_server.ts";
+import { test } from "./_time_limit.ts";
 
 const KIB = 1024;
 
-Deno.test("a second 10,000 reloads add nothing: the live heap and RSS stay flat from 10,300 to 20,300 reloads", async () => {
+test("a second 10,000 reloads add nothing: the live heap and RSS stay flat from 10,300 to 20,300 reloads", async () => {
   await using dir = await TempDir.create();
   const single = (await mintCertificate()).certificatePem;
   const { leaf, intermediate, root } = await mintChain();

@@ -10,6 +10,7 @@ import { DAY_MS, freePort, mintCertificate, type MintedCertificate, TempDir } fr
 import { ServerProcess } from "./_server.ts";
 import { servedFingerprint } from "./_tls_clients.ts";
 import { fingerprintOf } from "./_fixtures.ts";
+import { test } from "./_time_limit.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 const CLIENT = `${REPO}lib/cli/control_client.ts`;
@@ -50,7 +51,7 @@ function client(server: ServerProcess, ...args: string[]): Promise<Ran> {
   ]);
 }
 
-Deno.test("deno task reload exits 0 when reloaded or unchanged, 1 when the reload failed, 2 when no server answers", async () => {
+test("deno task reload exits 0 when reloaded or unchanged, 1 when the reload failed, 2 when no server answers", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   await using server = await ServerProcess.start({ options: { cert } });
@@ -107,7 +108,7 @@ Deno.test("deno task reload exits 0 when reloaded or unchanged, 1 when the reloa
   assert.match(usage.stderr, /expected the command reload, status or health/);
 });
 
-Deno.test("the client reaches a token-guarded Unix socket with the README's deno run line; a missing grant is named", async () => {
+test("the client reaches a token-guarded Unix socket with the README's deno run line; a missing grant is named", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   const socket = dir.path("control.sock");
@@ -153,7 +154,7 @@ Deno.test("the client reaches a token-guarded Unix socket with the README's deno
   void server;
 });
 
-Deno.test("deno task status prints the certificate and reloads; days left stand out inside the window, in colour only on a terminal without NO_COLOR", async () => {
+test("deno task status prints the certificate and reloads; days left stand out inside the window, in colour only on a terminal without NO_COLOR", async () => {
   await using dir = await TempDir.create();
   const soon = await mintCertificate({ notAfter: new Date(Date.now() + 5 * DAY_MS + 3_600_000) });
   const cert = await dir.write("cert.pem", soon.certificatePem);
@@ -182,7 +183,7 @@ Deno.test("deno task status prints the certificate and reloads; days left stand 
   assert.ok(!noColor.stdout.includes("\x1b[1;33m"), "NO_COLOR turns colour off even on a terminal");
 });
 
-Deno.test("expiry inside --warn-days is warned at startup and after each reload, and shown in /metrics", async () => {
+test("expiry inside --warn-days is warned at startup and after each reload, and shown in /metrics", async () => {
   await using dir = await TempDir.create();
   const soon = await mintCertificate({ notAfter: new Date(Date.now() + 3 * DAY_MS + 3_600_000) });
   const cert = await dir.write("cert.pem", soon.certificatePem);
@@ -205,7 +206,7 @@ Deno.test("expiry inside --warn-days is warned at startup and after each reload,
   assert.match(quietMetrics, /^signal_server_certificate_expiry_warning 0$/m);
 });
 
-Deno.test("--pid-file: the server's pid, kill -HUP $(cat PATH) reloads, removed at a clean exit; a stale file is replaced, a held one refused", async () => {
+test("--pid-file: the server's pid, kill -HUP $(cat PATH) reloads, removed at a clean exit; a stale file is replaced, a held one refused", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   const pidFile = await dir.write("server.pid", "999999\n"); // left by a crashed run
@@ -251,7 +252,7 @@ async function waitForWatch(server: ServerProcess, from: number, pattern: RegExp
   return Date.now() - started;
 }
 
-Deno.test("--watch reloads within 2 s on an in-place rewrite and on a write-then-rename, with grants on the files only", async () => {
+test("--watch reloads within 2 s on an in-place rewrite and on a write-then-rename, with grants on the files only", async () => {
   await using dir = await TempDir.create();
   const pairs = await Promise.all(
     [1, 2, 3].map((n) => mintCertificate({ commonName: `w${n}.test` })),
@@ -280,7 +281,7 @@ Deno.test("--watch reloads within 2 s on an in-place rewrite and on a write-then
   assert.match(metrics, /^signal_server_reloads_total\{trigger="watch",result="reloaded"\} 2$/m);
 });
 
-Deno.test("--watch follows the Kubernetes ..data swap, and cert-then-key reports key_mismatch once, then serves the new pair (HTTPS)", async () => {
+test("--watch follows the Kubernetes ..data swap, and cert-then-key reports key_mismatch once, then serves the new pair (HTTPS)", async () => {
   await using dir = await TempDir.create();
   const pairs = await Promise.all(
     [1, 2, 3].map((n) => mintCertificate({ commonName: `k${n}.test` })),
@@ -332,7 +333,7 @@ Deno.test("--watch follows the Kubernetes ..data swap, and cert-then-key reports
   assert.equal(watchLines.length, 1, "the mismatch in between is reported once");
 });
 
-Deno.test("--log-format json writes one JSON object per line with time, level, event, trigger, message and certificate", async () => {
+test("--log-format json writes one JSON object per line with time, level, event, trigger, message and certificate", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   await using server = await ServerProcess.start({
@@ -365,7 +366,7 @@ function installed(command: string, port: number): string {
     .replace("control_client.ts reload", `control_client.ts reload --port ${port}`);
 }
 
-Deno.test("the docs' certbot deploy hook and systemd ExecReload= exit 0 for a good certificate and 1 for a bad one", async () => {
+test("the docs' certbot deploy hook and systemd ExecReload= exit 0 for a good certificate and 1 for a bad one", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   await using server = await ServerProcess.start({ options: { cert } });
@@ -396,7 +397,7 @@ Deno.test("the docs' certbot deploy hook and systemd ExecReload= exit 0 for a go
   }
 });
 
-Deno.test("the docs' fleet loop stops at the first host whose reload fails, naming it", async () => {
+test("the docs' fleet loop stops at the first host whose reload fails, naming it", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   await using server = await ServerProcess.start({ options: { cert } });

@@ -11,6 +11,7 @@ import {
 } from "../lib/cli/permissions.ts";
 import { taskCommand } from "../lib/cli/task_words.ts";
 import { SERVER_TASK_NAMES } from "../lib/cli/tasks.ts";
+import { test } from "./_time_limit.ts";
 
 function parsed(args: string[]): Options {
   const result = parseOptions(args);
@@ -24,7 +25,7 @@ function usageError(args: string[]): string {
   return result.ok ? "" : result.error;
 }
 
-Deno.test("no flags give the documented defaults", () => {
+test("no flags give the documented defaults", () => {
   assert.deepEqual(parsed([]), {
     cert: "cert.pem",
     key: undefined,
@@ -53,7 +54,7 @@ Deno.test("no flags give the documented defaults", () => {
   });
 });
 
-Deno.test("every flag sets its option", () => {
+test("every flag sets its option", () => {
   assert.deepEqual(
     parsed([
       "--cert=/etc/a.pem",
@@ -121,7 +122,7 @@ Deno.test("every flag sets its option", () => {
   );
 });
 
-Deno.test("a limit that is not a positive number of seconds (or connections) is a usage error naming the flag", () => {
+test("a limit that is not a positive number of seconds (or connections) is a usage error naming the flag", () => {
   assert.match(
     usageError(["--idle-timeout=0"]),
     /^--idle-timeout must be a number of seconds above 0/,
@@ -134,14 +135,14 @@ Deno.test("a limit that is not a positive number of seconds (or connections) is 
   assert.match(usageError(["--stop-grace=-1"]), /^--stop-grace must be a number of seconds/);
 });
 
-Deno.test("--help and -h ask for the usage text", () => {
+test("--help and -h ask for the usage text", () => {
   for (const flag of ["--help", "-h"]) {
     const result = parseOptions([flag]);
     assert.ok(result.ok && result.value.kind === "help");
   }
 });
 
-Deno.test("bad flags are usage errors that say what is wrong", () => {
+test("bad flags are usage errors that say what is wrong", () => {
   assert.match(usageError(["--port", "http"]), /--port must be a port number/);
   assert.match(usageError(["--control-port", "70000"]), /--control-port must be a port number/);
   assert.match(usageError(["--bogus"]), /bogus/);
@@ -170,7 +171,7 @@ Deno.test("bad flags are usage errors that say what is wrong", () => {
   );
 });
 
-Deno.test("the control server refuses a non-loopback address unless a token file protects it", () => {
+test("the control server refuses a non-loopback address unless a token file protects it", () => {
   assert.match(
     usageError(["--control-hostname", "0.0.0.0"]),
     /must be a loopback address .* unless --control-token-file is given/,
@@ -183,7 +184,7 @@ Deno.test("the control server refuses a non-loopback address unless a token file
   assert.equal(parsed(["--control-hostname", "localhost"]).controlHostname, "localhost");
 });
 
-Deno.test("permission flags grant read of the cert and key only, and net of the two addresses only", () => {
+test("permission flags grant read of the cert and key only, and net of the two addresses only", () => {
   assert.deepEqual(
     permissionFlags({ ...DEFAULT_OPTIONS, key: "key.pem", controlHostname: "::1" }),
     [
@@ -238,7 +239,7 @@ Deno.test("permission flags grant read of the cert and key only, and net of the 
   assert.equal(hostPort("::1", 3000), "[::1]:3000");
 });
 
-Deno.test("deno task start and start:tls run exactly the derived least-privilege line, marked --task", async () => {
+test("deno task start and start:tls run exactly the derived least-privilege line, marked --task", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   for (const task of SERVER_TASK_NAMES) {
     const command: string = config.tasks[task].command;
@@ -252,7 +253,7 @@ Deno.test("deno task start and start:tls run exactly the derived least-privilege
   );
 });
 
-Deno.test("--print-command prints the deno run line for the other flags, quoted for the shell, without --task", () => {
+test("--print-command prints the deno run line for the other flags, quoted for the shell, without --task", () => {
   const args = ["--task", "start", "--print-command", "--port", "9443", "--pid-file", "/run/x.pid"];
   const result = parseOptions(args);
   assert.ok(result.ok && result.value.kind === "print_command", JSON.stringify(result));
@@ -271,7 +272,7 @@ Deno.test("--print-command prints the deno run line for the other flags, quoted 
   assert.equal(shellWord("--allow-read=cert.pem,key.pem"), "--allow-read=cert.pem,key.pem");
 });
 
-Deno.test("the server's and the example's module graphs are local files and node: built-ins only, so --no-config loses nothing", async () => {
+test("the server's and the example's module graphs are local files and node: built-ins only, so --no-config loses nothing", async () => {
   for (const entry of ["main.ts", "examples/json_api.ts"]) {
     const info = await new Deno.Command(Deno.execPath(), {
       args: ["info", "--json", NO_CONFIG, entry],
@@ -290,7 +291,7 @@ Deno.test("the server's and the example's module graphs are local files and node
   }
 });
 
-Deno.test("the systemd unit and the Kubernetes deployment run the server with deno task start's --no-config and V8 flags", async () => {
+test("the systemd unit and the Kubernetes deployment run the server with deno task start's --no-config and V8 flags", async () => {
   const root = new URL("..", import.meta.url);
   const unit = await Deno.readTextFile(new URL("docs/systemd/signal-server.service", root));
   const execStart = unit.split("\n").find((line) => line.startsWith("ExecStart="));
@@ -302,7 +303,7 @@ Deno.test("the systemd unit and the Kubernetes deployment run the server with de
   }
 });
 
-Deno.test("deno task start:tls grants read of exactly cert.pem and key.pem", async () => {
+test("deno task start:tls grants read of exactly cert.pem and key.pem", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   const command: string = config.tasks["start:tls"].command;
   const options = { ...DEFAULT_OPTIONS, key: "key.pem" };

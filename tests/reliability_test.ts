@@ -16,6 +16,7 @@ import {
   TempDir,
 } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
+import { test } from "./_time_limit.ts";
 
 /** Longest a failed reload may take: none may hang on a special file. */
 const MAX_RELOAD_MS = 1_000;
@@ -64,7 +65,7 @@ function damaged(pem: string): string {
   return `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
 }
 
-Deno.test("every bad input, by POST and by SIGHUP: non-2xx, the identical logged line, the old pair still served, /hello still 200, no reload over 1 s", async () => {
+test("every bad input, by POST and by SIGHUP: non-2xx, the identical logged line, the old pair still served, /hello still 200, no reload over 1 s", async () => {
   await using dir = await TempDir.create();
   const good = await mintCertificate({ commonName: "good.test" });
   const goodFingerprint = fingerprintOf(good.certificatePem);
@@ -170,7 +171,7 @@ Deno.test("every bad input, by POST and by SIGHUP: non-2xx, the identical logged
   assert.match((await postReload(server)).body, /^unchanged: .*CN=good\.test/);
 });
 
-Deno.test("a storm of 200 concurrent POSTs and SIGHUPs while the file is replaced: all answered, the process lives, the last valid file wins", async () => {
+test("a storm of 200 concurrent POSTs and SIGHUPs while the file is replaced: all answered, the process lives, the last valid file wins", async () => {
   await using dir = await TempDir.create();
   const versions = await Promise.all(
     Array.from({ length: 4 }, (_, n) => mintCertificate({ commonName: `storm${n}.test` })),
@@ -211,7 +212,7 @@ Deno.test("a storm of 200 concurrent POSTs and SIGHUPs while the file is replace
   assert.equal(server.stderr, "", "nothing went to stderr");
 });
 
-Deno.test("/hello under steady load through 100 mixed good and bad reloads: zero failed requests", async () => {
+test("/hello under steady load through 100 mixed good and bad reloads: zero failed requests", async () => {
   await using dir = await TempDir.create();
   const pairs = [await mintCertificate(), await mintCertificate()];
   const cert = await dir.write("cert.pem", pairs[0]?.certificatePem ?? "");

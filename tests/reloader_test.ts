@@ -7,6 +7,7 @@ import type {
 import { Reloader } from "../lib/reload/reloader.ts";
 import { err, ok, type Result } from "../lib/ground/result.ts";
 import { fakeCertificate } from "./_certificates.ts";
+import { test } from "./_time_limit.ts";
 
 type LoadResult = Result<Certificate, CertificateError>;
 
@@ -41,7 +42,7 @@ const NEW = fakeCertificate("BB");
 const NEWER = fakeCertificate("CC");
 const MISSING: CertificateError = { kind: "not_found", role: "certificate", path: "cert.pem" };
 
-Deno.test("reload swaps in a different certificate and reports the one it replaced", async () => {
+test("reload swaps in a different certificate and reports the one it replaced", async () => {
   const loader = new ScriptedLoader();
   const reloader = new Reloader(OLD, { load: loader.load });
   const outcome = reloader.reload();
@@ -52,7 +53,7 @@ Deno.test("reload swaps in a different certificate and reports the one it replac
   assert.equal(reloader.active, NEW);
 });
 
-Deno.test("reload keeps the previous certificate when the new one is rejected", async () => {
+test("reload keeps the previous certificate when the new one is rejected", async () => {
   const loader = new ScriptedLoader();
   const reloader = new Reloader(OLD, { load: loader.load });
   const outcome = reloader.reload();
@@ -63,7 +64,7 @@ Deno.test("reload keeps the previous certificate when the new one is rejected", 
   assert.equal(reloader.active, OLD);
 });
 
-Deno.test("reload of the certificate already active reports unchanged, not reloaded", async () => {
+test("reload of the certificate already active reports unchanged, not reloaded", async () => {
   const loader = new ScriptedLoader();
   const reloader = new Reloader(OLD, { load: loader.load });
   const outcome = reloader.reload();
@@ -72,7 +73,7 @@ Deno.test("reload of the certificate already active reports unchanged, not reloa
   assert.equal(reloader.active, OLD);
 });
 
-Deno.test("reload treats a new chain behind the same leaf as a change", async () => {
+test("reload treats a new chain behind the same leaf as a change", async () => {
   const loader = new ScriptedLoader();
   const reloader = new Reloader(OLD, { load: loader.load });
   const outcome = reloader.reload();
@@ -86,7 +87,7 @@ Deno.test("reload treats a new chain behind the same leaf as a change", async ()
   assert.equal((await outcome).kind, "reloaded");
 });
 
-Deno.test("reloads never interleave: callers during a reload share one fresh reload after it", async () => {
+test("reloads never interleave: callers during a reload share one fresh reload after it", async () => {
   const loader = new ScriptedLoader();
   const reloader = new Reloader(OLD, { load: loader.load });
   const first = reloader.reload();
@@ -112,7 +113,7 @@ Deno.test("reloads never interleave: callers during a reload share one fresh rel
   assert.equal(reloader.active, NEWER);
 });
 
-Deno.test("a reload requested after the queue drained runs again", async () => {
+test("a reload requested after the queue drained runs again", async () => {
   const loader = new ScriptedLoader();
   const reloader = new Reloader(OLD, { load: loader.load });
   const first = reloader.reload();
@@ -124,7 +125,7 @@ Deno.test("a reload requested after the queue drained runs again", async () => {
   assert.equal(loader.calls, 2);
 });
 
-Deno.test("reload activates the new certificate before reporting success", async () => {
+test("reload activates the new certificate before reporting success", async () => {
   const loader = new ScriptedLoader();
   const events: string[] = [];
   const reloader = new Reloader(OLD, {
@@ -141,7 +142,7 @@ Deno.test("reload activates the new certificate before reporting success", async
   assert.deepEqual(events, ["activated BB", "reported reloaded"]);
 });
 
-Deno.test("reload fails and keeps the previous certificate when activation is refused", async () => {
+test("reload fails and keeps the previous certificate when activation is refused", async () => {
   const loader = new ScriptedLoader();
   const refused: CertificateError = { kind: "tls_rejected", path: "cert.pem", reason: "no" };
   const reloader = new Reloader(OLD, { load: loader.load, activate: () => err(refused) });
@@ -153,7 +154,7 @@ Deno.test("reload fails and keeps the previous certificate when activation is re
   assert.equal(reloader.active, OLD);
 });
 
-Deno.test("reload stamps the outcome with the injected clock", async () => {
+test("reload stamps the outcome with the injected clock", async () => {
   const loader = new ScriptedLoader();
   const at = new Date("2026-06-01T12:00:00Z");
   const reloader = new Reloader(OLD, { load: loader.load, clock: () => at });
@@ -162,7 +163,7 @@ Deno.test("reload stamps the outcome with the injected clock", async () => {
   assert.equal((await outcome).at, at);
 });
 
-Deno.test("a loader that throws fails the reload instead of letting the exception escape", async () => {
+test("a loader that throws fails the reload instead of letting the exception escape", async () => {
   const reloader = new Reloader(OLD, {
     load: () => Promise.reject(new Error("boom")),
   });

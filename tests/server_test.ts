@@ -15,6 +15,7 @@ import {
   TempDir,
 } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
+import { test } from "./_time_limit.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
@@ -33,7 +34,7 @@ async function reloadBothWays(server: ServerProcess) {
   return { post, logged: logged.text };
 }
 
-Deno.test("server starts, prints its pid and both URLs, and answers GET /hello", async () => {
+test("server starts, prints its pid and both URLs, and answers GET /hello", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   await using server = await ServerProcess.start({ options: { cert } });
@@ -50,7 +51,7 @@ Deno.test("server starts, prints its pid and both URLs, and answers GET /hello",
   await missing.body?.cancel();
 });
 
-Deno.test("POST /reload_certs after the file is replaced reports the new certificate", async () => {
+test("POST /reload_certs after the file is replaced reports the new certificate", async () => {
   await using dir = await TempDir.create();
   const first = await mintCertificate({ commonName: "first.test" });
   const cert = await dir.write("cert.pem", first.certificatePem);
@@ -77,7 +78,7 @@ Deno.test("POST /reload_certs after the file is replaced reports the new certifi
   assert.equal(await hello(server), "Hello, world!");
 });
 
-Deno.test("SIGHUP reloads a new certificate and logs the line a POST answers", async () => {
+test("SIGHUP reloads a new certificate and logs the line a POST answers", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   await using server = await ServerProcess.start({ options: { cert } });
@@ -92,7 +93,7 @@ Deno.test("SIGHUP reloads a new certificate and logs the line a POST answers", a
   assert.match(post.body, /^unchanged: .*CN=rotated\.test/);
 });
 
-Deno.test("every bad file fails with the same text via POST and SIGHUP, and the old certificate stays", async () => {
+test("every bad file fails with the same text via POST and SIGHUP, and the old certificate stays", async () => {
   await using dir = await TempDir.create();
   const good = await mintCertificate({ commonName: "good.test" });
   const goodFingerprint = fingerprintOf(good.certificatePem);
@@ -150,7 +151,7 @@ Deno.test("every bad file fails with the same text via POST and SIGHUP, and the 
   assert.match(recovered.body, /^unchanged: .*CN=good\.test/, "the good certificate stayed active");
 });
 
-Deno.test("a key that does not match, or is not a key, fails the reload and keeps the pair", async () => {
+test("a key that does not match, or is not a key, fails the reload and keeps the pair", async () => {
   await using dir = await TempDir.create();
   const good = await mintCertificate();
   const cert = await dir.write("cert.pem", good.certificatePem);
@@ -179,7 +180,7 @@ Deno.test("a key that does not match, or is not a key, fails the reload and keep
   assert.ok(both.body.includes(shortFingerprint(fingerprintOf(other.certificatePem))));
 });
 
-Deno.test("deno task start's permissions cannot read a file outside them: permission_denied names the flag", async () => {
+test("deno task start's permissions cannot read a file outside them: permission_denied names the flag", async () => {
   const config = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`));
   const words = (config.tasks.start.command as string).split(" ");
   const taskFlags = words.slice(0, words.indexOf("main.ts")).filter((w) => w.startsWith("--"));
@@ -197,7 +198,7 @@ Deno.test("deno task start's permissions cannot read a file outside them: permis
   );
 });
 
-Deno.test("a bad certificate at startup prints one line with the reload wording and exits 1", async () => {
+test("a bad certificate at startup prints one line with the reload wording and exits 1", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", "not a certificate\n");
   await using server = ServerProcess.spawn({ options: { cert } });
@@ -210,7 +211,7 @@ Deno.test("a bad certificate at startup prints one line with the reload wording 
   );
 });
 
-Deno.test("a port already in use prints one line naming the address and exits 1", async () => {
+test("a port already in use prints one line naming the address and exits 1", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -226,7 +227,7 @@ Deno.test("a port already in use prints one line naming the address and exits 1"
 });
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  Deno.test(`${signal} shuts both servers down gracefully and exits 0`, async () => {
+  test(`${signal} shuts both servers down gracefully and exits 0`, async () => {
     await using dir = await TempDir.create();
     const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
     await using server = await ServerProcess.start({ options: { cert } });
@@ -242,7 +243,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
-Deno.test("a bad flag prints one line that points to --help and exits 2; --help prints the usage and exits 0", async () => {
+test("a bad flag prints one line that points to --help and exits 2; --help prints the usage and exits 0", async () => {
   const main = `${REPO}/main.ts`;
   const usage = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--no-prompt", main, "--port", "nope"],
@@ -263,7 +264,7 @@ Deno.test("a bad flag prints one line that points to --help and exits 2; --help 
   assert.match(new TextDecoder().decode(help.stdout), /--control-port/);
 });
 
-Deno.test("concurrent POSTs and SIGHUPs all get an answer and the last state wins", async () => {
+test("concurrent POSTs and SIGHUPs all get an answer and the last state wins", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   await using server = await ServerProcess.start({ options: { cert } });

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { fingerprintOf, mintCertificate, type MintedCertificate, TempDir } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
 import { servedFingerprint } from "./_tls_clients.ts";
+import { test } from "./_time_limit.ts";
 
 /** A directory layout of links whose targets can be rotated the way the real tool does it. */
 interface Layout {
@@ -71,7 +72,7 @@ const LAYOUTS = { certbot: certbotLayout, Kubernetes: kubernetesLayout } as cons
 for (const [name, makeLayout] of Object.entries(LAYOUTS)) {
   for (const https of [false, true]) {
     const mode = https ? "HTTPS" : "plain";
-    Deno.test(`${name} links load at startup and reload by POST and SIGHUP after renewal (${mode} mode, grants on the link names only)`, async () => {
+    test(`${name} links load at startup and reload by POST and SIGHUP after renewal (${mode} mode, grants on the link names only)`, async () => {
       await using dir = await TempDir.create();
       const pairs = await Promise.all(
         [1, 2, 3].map((n) => mintCertificate({ commonName: `v${n}.test` })),
@@ -121,7 +122,7 @@ for (const [name, makeLayout] of Object.entries(LAYOUTS)) {
   }
 }
 
-Deno.test("a dangling link is not_found naming the link and its target, at startup and on reload", async () => {
+test("a dangling link is not_found naming the link and its target, at startup and on reload", async () => {
   await using dir = await TempDir.create();
   const pair = await mintCertificate();
   const layout = await certbotLayout(dir, pair);
@@ -151,7 +152,7 @@ Deno.test("a dangling link is not_found naming the link and its target, at start
   );
 });
 
-Deno.test("a link to a FIFO, a directory or a device is refused at once, and the pair stays", async () => {
+test("a link to a FIFO, a directory or a device is refused at once, and the pair stays", async () => {
   await using dir = await TempDir.create();
   const pair = await mintCertificate({ commonName: "kept.test" });
   const layout = await kubernetesLayout(dir, pair);
@@ -179,7 +180,7 @@ Deno.test("a link to a FIFO, a directory or a device is refused at once, and the
   assert.equal(await servedFingerprint(server.options.port), fingerprintOf(pair.certificatePem));
 });
 
-Deno.test("a grant on the link's target instead of the link asks for the link's name, which is not granted", async () => {
+test("a grant on the link's target instead of the link asks for the link's name, which is not granted", async () => {
   await using dir = await TempDir.create();
   const layout = await certbotLayout(dir, await mintCertificate());
   const target = dir.path("archive/site/fullchain1.pem");

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { every, sleep, within, withinAbout } from "../lib/ground/timer.ts";
 import { TempDir } from "./_fixtures.ts";
+import { test } from "./_time_limit.ts";
 
-Deno.test("sleep waits its time, and a cancelled sleep ends at once", async () => {
+test("sleep waits its time, and a cancelled sleep ends at once", async () => {
   const started = performance.now();
   await sleep(30);
   assert.ok(performance.now() - started >= 29, "slept at least its time");
@@ -13,13 +14,13 @@ Deno.test("sleep waits its time, and a cancelled sleep ends at once", async () =
   assert.equal(ended, "ended", "a cancelled 60 s sleep ends at once");
 });
 
-Deno.test("within gives the work's value, or undefined once the limit passes", async () => {
+test("within gives the work's value, or undefined once the limit passes", async () => {
   assert.equal(await within(Promise.resolve(7), 1_000), 7);
   assert.equal(await within(new Promise<never>(() => {}), 20), undefined);
   await assert.rejects(within(Promise.reject(new Error("boom")), 1_000), /boom/);
 });
 
-Deno.test("withinAbout gives up between its limit and twice it, calls close together sharing that end", async () => {
+test("withinAbout gives up between its limit and twice it, calls close together sharing that end", async () => {
   const never = new Promise<never>(() => {});
   const started = performance.now();
   const [first, second] = await Promise.all([withinAbout(never, 50), withinAbout(never, 50)]);
@@ -29,7 +30,7 @@ Deno.test("withinAbout gives up between its limit and twice it, calls close toge
   assert.equal(await withinAbout(Promise.resolve("done"), 50), "done");
 });
 
-Deno.test("every runs its task until cancelled", async () => {
+test("every runs its task until cancelled", async () => {
   const cancel = new AbortController();
   let runs = 0;
   const running = every(5, () => {
@@ -39,7 +40,7 @@ Deno.test("every runs its task until cancelled", async () => {
   assert.equal(runs, 3);
 });
 
-Deno.test("an open that blocks on a FIFO is given up after the limit, and the event loop runs on", async () => {
+test("an open that blocks on a FIFO is given up after the limit, and the event loop runs on", async () => {
   await using dir = await TempDir.create();
   const fifo = dir.path("pipe");
   assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);

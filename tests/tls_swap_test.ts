@@ -13,6 +13,7 @@ import { readMigration, withMigration } from "./_sysctl.ts";
 import type { TlsFrontName } from "../lib/serve/tls/tls_front.ts";
 import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
 import { permissionFlags } from "../lib/cli/permissions.ts";
+import { test } from "./_time_limit.ts";
 
 const FRONTS = ["native", "node"] as const;
 
@@ -68,7 +69,7 @@ async function loadDuringSwaps(front: TlsFrontName) {
 }
 
 for (const front of FRONTS) {
-  Deno.test(
+  test(
     `keep-alive (h1${
       front === "native" ? ", h2" : ""
     }) and per-request clients see 0 failed requests across swaps (${front} front)`,
@@ -94,7 +95,7 @@ for (const front of FRONTS) {
   );
 }
 
-Deno.test("the native front finds whether the kernel migrates queued connections, and says how to fix it", async () => {
+test("the native front finds whether the kernel migrates queued connections, and says how to fix it", async () => {
   await using dir = await TempDir.create();
   const paths = await dir.writePair(await mintCertificate());
   for (const value of [0, 1] as const) {
@@ -113,7 +114,7 @@ Deno.test("the native front finds whether the kernel migrates queued connections
   }
 });
 
-Deno.test("curl speaks HTTP/2 and HTTP/1.1 to the native front, and HTTP/1.1 to the node front", async () => {
+test("curl speaks HTTP/2 and HTTP/1.1 to the native front, and HTTP/1.1 to the node front", async () => {
   await using dir = await TempDir.create();
   const pair = await mintCertificate();
   const paths = await dir.writePair(pair);
@@ -148,7 +149,7 @@ Deno.test("curl speaks HTTP/2 and HTTP/1.1 to the native front, and HTTP/1.1 to 
   }
 });
 
-Deno.test("a second instance on the native front's port fails with address already in use", async () => {
+test("a second instance on the native front's port fails with address already in use", async () => {
   await using dir = await TempDir.create();
   const paths = await dir.writePair(await mintCertificate());
   await using first = await ServerProcess.start({ options: paths });
@@ -165,7 +166,7 @@ Deno.test("a second instance on the native front's port fails with address alrea
   }
 });
 
-Deno.test("without --unstable-net, auto falls back to the node front with one line saying why; native refuses to start", async () => {
+test("without --unstable-net, auto falls back to the node front with one line saying why; native refuses to start", async () => {
   await using dir = await TempDir.create();
   const paths = await dir.writePair(await mintCertificate());
   const ports = { port: freePort(), controlPort: freePort() };
@@ -189,7 +190,7 @@ Deno.test("without --unstable-net, auto falls back to the node front with one li
 });
 
 for (const front of FRONTS) {
-  Deno.test(`SIGTERM lets an in-flight response finish, closes idle h1/h2 and half-open connections, and exits 0 (${front} front)`, async () => {
+  test(`SIGTERM lets an in-flight response finish, closes idle h1/h2 and half-open connections, and exits 0 (${front} front)`, async () => {
     await using dir = await TempDir.create();
     const pair = await mintCertificate({ notAfter: new Date(Date.now() + DAY_MS) });
     const paths = await dir.writePair(pair);

@@ -15,6 +15,7 @@ import { postReload, ServerProcess } from "./_server.ts";
 import { curlWithCa, fetchWithCa, servedFingerprint } from "./_tls_clients.ts";
 import { shortFingerprint } from "../lib/reload/outcome_words.ts";
 import type { TlsFrontName } from "../lib/serve/tls/tls_front.ts";
+import { test } from "./_time_limit.ts";
 
 /** Both HTTPS fronts pass this whole file. */
 const FRONTS = ["native", "node"] as const;
@@ -34,7 +35,7 @@ function httpsHello(server: ServerProcess): string {
 }
 
 for (const front of FRONTS) {
-  Deno.test(`HTTPS mode serves the certificate, and fetch, curl and openssl verify it for localhost (${front} front)`, async () => {
+  test(`HTTPS mode serves the certificate, and fetch, curl and openssl verify it for localhost (${front} front)`, async () => {
     await using dir = await TempDir.create();
     const pair = await mintCertificate();
     await using server = await startTls(dir, pair, front);
@@ -58,7 +59,7 @@ for (const front of FRONTS) {
     );
   });
 
-  Deno.test(`"ready" is the last startup line: the front and connection-migration notices come before it (${front} front)`, async () => {
+  test(`"ready" is the last startup line: the front and connection-migration notices come before it (${front} front)`, async () => {
     await using dir = await TempDir.create();
     await using server = await ServerProcess.start({
       options: { ...await dir.writePair(await mintCertificate()), tlsFront: front },
@@ -74,7 +75,7 @@ for (const front of FRONTS) {
     }
   });
 
-  Deno.test(`HEAD /hello answers curl -I over HTTP/2 and HTTP/1.1 with GET's status and headers and no body (${front} front)`, async () => {
+  test(`HEAD /hello answers curl -I over HTTP/2 and HTTP/1.1 with GET's status and headers and no body (${front} front)`, async () => {
     await using dir = await TempDir.create();
     const pair = await mintCertificate();
     await using server = await startTls(dir, pair, front);
@@ -100,7 +101,7 @@ for (const front of FRONTS) {
     }
   });
 
-  Deno.test(`after a good reload every new handshake presents the new certificate (${front} front)`, async () => {
+  test(`after a good reload every new handshake presents the new certificate (${front} front)`, async () => {
     await using dir = await TempDir.create();
     const pairs = [await mintCertificate(), await mintCertificate()] as const;
     const fingerprints = pairs.map((p) => fingerprintOf(p.certificatePem));
@@ -136,7 +137,7 @@ for (const front of FRONTS) {
     assert.equal(await fetchWithCa(httpsHello(server), [pairs[0].certificatePem]), "Hello, world!");
   });
 
-  Deno.test(`a failed reload changes nothing that TLS clients see (${front} front)`, async () => {
+  test(`a failed reload changes nothing that TLS clients see (${front} front)`, async () => {
     await using dir = await TempDir.create();
     const good = await mintCertificate();
     const goodFingerprint = fingerprintOf(good.certificatePem);
@@ -169,7 +170,7 @@ for (const front of FRONTS) {
     }
   });
 
-  Deno.test(`SIGTERM in HTTPS mode closes idle keep-alive connections and exits 0 (${front} front)`, async () => {
+  test(`SIGTERM in HTTPS mode closes idle keep-alive connections and exits 0 (${front} front)`, async () => {
     await using dir = await TempDir.create();
     const pair = await mintCertificate();
     await using server = await startTls(dir, pair, front);

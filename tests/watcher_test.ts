@@ -4,8 +4,9 @@ import type { Notice } from "../lib/api/notice.ts";
 import { fileState, watchFiles } from "../lib/reload/watcher.ts";
 import { fakeCertificate } from "./_certificates.ts";
 import { TempDir } from "./_fixtures.ts";
+import { test } from "./_time_limit.ts";
 
-Deno.test("the watcher turns a burst of writes to both files into one reload, after they settle", async () => {
+test("the watcher turns a burst of writes to both files into one reload, after they settle", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", "a");
   const key = await dir.write("key.pem", "a");
@@ -31,7 +32,7 @@ Deno.test("the watcher turns a burst of writes to both files into one reload, af
   }
 });
 
-Deno.test("the file state changes with content, replacement and removal, and not otherwise", async () => {
+test("the file state changes with content, replacement and removal, and not otherwise", async () => {
   await using dir = await TempDir.create();
   const path = await dir.write("cert.pem", "one");
   const before = await fileState([path]);
@@ -43,7 +44,7 @@ Deno.test("the file state changes with content, replacement and removal, and not
   assert.equal(await fileState([path]), "NotFound");
 });
 
-Deno.test("the expiry warner warns inside the window only, and again on each daily check", async () => {
+test("the expiry warner warns inside the window only, and again on each daily check", async () => {
   const notices: Notice[] = [];
   const now = new Date("2026-12-20T12:00:00Z");
   const warner = new ExpiryWarner(14, (notice) => notices.push(notice), () => now);
@@ -63,7 +64,7 @@ Deno.test("the expiry warner warns inside the window only, and again on each dai
   assert.equal(notices.length, count, "stop() ends the daily check");
 });
 
-Deno.test("when file events cannot be had, the watcher says so once and finds changes by polling", async () => {
+test("when file events cannot be had, the watcher says so once and finds changes by polling", async () => {
   await using dir = await TempDir.create();
   const path = dir.path("not-yet.pem"); // watchFs refuses a path that does not exist
   const failures: string[] = [];

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { loadCertificate } from "../lib/certificate/certificate.ts";
 import { encodePem, parsePemBlocks } from "../lib/ground/pem.ts";
 import { TempDir } from "./_fixtures.ts";
+import { test } from "./_time_limit.ts";
 
 /** Runs openssl in `dir`; throws with its stderr when it fails. */
 async function openssl(dir: string, ...args: string[]): Promise<string> {
@@ -130,7 +131,7 @@ async function opensslChain(dir: string): Promise<void> {
   await Deno.writeTextFile(`${dir}/chain.pem`, pems.join(""));
 }
 
-Deno.test("certificates and keys as openssl writes them load with the fields openssl prints (RSA, RSA-PSS, P-384, Ed25519)", async () => {
+test("certificates and keys as openssl writes them load with the fields openssl prints (RSA, RSA-PSS, P-384, Ed25519)", async () => {
   await using tmp = await TempDir.create();
   const dir = tmp.dir;
   await opensslChain(dir);
@@ -166,7 +167,7 @@ Deno.test("certificates and keys as openssl writes them load with the fields ope
   }
 });
 
-Deno.test("a key of another type or another key of the same curve is a key_mismatch; a tampered signature breaks the chain", async () => {
+test("a key of another type or another key of the same curve is a key_mismatch; a tampered signature breaks the chain", async () => {
   await using tmp = await TempDir.create();
   const dir = tmp.dir;
   await opensslChain(dir);
