@@ -39,3 +39,13 @@ export async function withMigration(
   }
   return true;
 }
+
+/** Why `value` cannot be had for a test here, or `undefined` when it can (it is, or it can be set). */
+export async function migrationUnavailable(value: 0 | 1): Promise<string | undefined> {
+  const now = await readMigration();
+  if (now === undefined) return `${KEY} cannot be read here (no sysctl command)`;
+  if (now === value) return undefined;
+  // Writing the value it already has changes nothing, and tells whether it can be written.
+  if ((await sysctl(["-w", `${KEY}=${now}`])).ok) return undefined;
+  return `${KEY} is ${now} and cannot be set to ${value} here (it needs root in this network namespace)`;
+}

@@ -1,11 +1,12 @@
 /**
- * Real TLS clients for the HTTPS tests: `openssl s_client` to read the served
+ * Real TLS clients for the HTTPS tests: `openssl s_client` and `node:tls` to read the served
  * certificate, `curl --cacert` and Deno's `fetch` with a custom CA to check
  * hostname verification.
  *
  * @module
  */
 
+import tls from "node:tls";
 import { fingerprintOf } from "./_fixtures.ts";
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/;
@@ -44,4 +45,41 @@ export async function fetchWithCa(url: string, caCerts: string[]): Promise<strin
   const response = await fetch(url, { client });
   if (response.status !== 200) throw new Error(`GET ${url}: ${response.status}`);
   return await response.text();
+}
+
+/** What one request over a fresh TLS connection saw: the certificate presented, and the answer. */
+export interface HandshakeAnswer {
+  /** SHA-256 fingerprint of the certificate the handshake presented. */
+  readonly fingerprint: string;
+  /** The HTTP status of the answer. */
+  readonly status: number;
+  /** The body of the answer. */
+  readonly body: string;
+}
+
+/**
+ * GETs `/hello` over a new TLS connection (`node:tls`, HTTP/1.1, `Connection: close`) that
+ * trusts only `caCerts`, and says which certificate the handshake presented; rejects when the
+ * connection fails.
+ */
+export function helloOverNewConnection(port: number, caCerts: string[]): Promise<HandshakeAnswer> {
+  return new Promise((resolve, reject) => {
+    let fingerprint = "";
+    let received = "";
+    const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca: caCerts });
+    socket.setEncoding("utf8");
+    socket.once("secureConnect", () => {
+      fingerprint = socket.getPeerCertificate().fingerprint256;
+      socket.write("GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    });
+    socket.on("data", (chunk: string) => received += chunk);
+    socket.once("error", reject);
+    socket.once("end", () => {
+      const [head = "", body = ""] = received.split("\r\n\r\n", 2);
+      const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1] ?? 0);
+      if (fingerprint === "") {
+        reject(new Error("the connection was closed before the TLS handshake"));
+      } else resolve({ fingerprint, status, body });
+    });
+  });
 }

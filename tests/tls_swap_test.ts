@@ -7,9 +7,17 @@
  */
 
 import assert from "node:assert/strict";
-import { DAY_MS, freePort, mintCertificate, type MintedCertificate, TempDir } from "./_fixtures.ts";
+import {
+  DAY_MS,
+  fingerprintOf,
+  freePort,
+  mintCertificate,
+  type MintedCertificate,
+  TempDir,
+} from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
-import { readMigration, withMigration } from "./_sysctl.ts";
+import { migrationUnavailable, withMigration } from "./_sysctl.ts";
+import { helloOverNewConnection } from "./_tls_clients.ts";
 import type { TlsFrontName } from "../lib/serve/tls/tls_front.ts";
 import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
 import { permissionFlags } from "../lib/cli/permissions.ts";
@@ -17,102 +25,222 @@ import { test } from "./_time_limit.ts";
 
 const FRONTS = ["native", "node"] as const;
 
-/** Runs keep-alive h1 (and h2 on native) clients and per-request clients while reloading; returns every failure. */
-async function loadDuringSwaps(front: TlsFrontName) {
+/** Swaps in one run: each waits until every client has been served with the pair before it. */
+const SWAPS = 10;
+/** Clients opening a connection per request, side by side. */
+const PER_REQUEST_CLIENTS = 2;
+/** Handshakes that must begin and end between two swaps before the next swap starts. */
+const HANDSHAKES_PER_PAIR = 3;
+/** Whether a test can have each value of net.ipv4.tcp_migrate_req here (`undefined`), or why not. */
+const MIGRATION_UNAVAILABLE = {
+  0: await migrationUnavailable(0),
+  1: await migrationUnavailable(1),
+} as const;
+
+/** A request over a fresh connection, and the swaps it could have seen. */
+interface Handshake {
+  /** Swaps answered when it started: pair `from % 2` was being served. */
+  readonly from: number;
+  /** Swaps asked for when its handshake ended (or failed): no later pair can be in it. */
+  readonly to: number;
+  /** The certificate its handshake presented, if it got that far. */
+  readonly fingerprint?: string;
+  /** Why it failed, if it did. */
+  readonly failure?: string;
+}
+
+/** What one run of swaps under load saw. */
+interface SwapRun {
+  /** Failures of keep-alive requests and of reloads. */
+  readonly kept: string[];
+  /** Every request over a fresh connection. */
+  readonly handshakes: Handshake[];
+}
+
+/**
+ * Swaps the pair {@linkcode SWAPS} times under load: keep-alive h1 (and h2 on native) clients,
+ * and clients opening a connection per request that record the certificate each handshake
+ * presented. Each swap waits until every keep-alive client has been answered and
+ * {@linkcode HANDSHAKES_PER_PAIR} handshakes have begun and ended with the pair before it, so
+ * every pair is seen by every client however slow the machine.
+ */
+async function loadDuringSwaps(front: TlsFrontName): Promise<SwapRun> {
   await using dir = await TempDir.create();
   const pairs = [await mintCertificate(), await mintCertificate()] as const;
+  const fingerprints = pairs.map((pair) => fingerprintOf(pair.certificatePem));
   const paths = await dir.writePair(pairs[0]);
   await using server = await ServerProcess.start({ options: { ...paths, tlsFront: front } });
   const caCerts = pairs.map((pair) => pair.certificatePem);
   const url = `https://localhost:${server.options.port}/hello`;
   const kept: string[] = [];
-  const perRequest: string[] = [];
+  const handshakes: Handshake[] = [];
+  const swaps = { asked: 0, answered: 0 };
   let done = false;
-  let reloads = 0;
-  const reloading = (async () => {
-    for (let round = 1; !done; round++) {
-      await dir.writePair(pairs[round % 2] as MintedCertificate);
-      const answer = await postReload(server);
-      if (answer.status !== 200) kept.push(`reload ${round}: ${answer.body}`);
-      else reloads++;
-    }
-  })();
-  const get = async (client: Deno.HttpClient, failures: string[], label: string) => {
-    try {
-      const response = await fetch(url, { client });
-      const body = await response.text();
-      if (response.status !== 200 || body !== "Hello, world!") {
-        failures.push(`${label}: ${response.status} ${body}`);
-      }
-    } catch (error) {
-      failures.push(`${label}: ${error} (${(error as Error).cause ?? ""})`);
-    }
+  let progress = Promise.withResolvers<void>();
+  const changed = () => {
+    progress.resolve();
+    progress = Promise.withResolvers<void>();
   };
   const protocols = front === "native" ? ["http/1.1", "h2"] : ["http/1.1"];
-  const keepAlive = protocols.flatMap((protocol) =>
-    [0, 1].map(async (worker) => {
-      const h2 = protocol === "h2";
-      using client = Deno.createHttpClient({ caCerts, http1: !h2, http2: h2 });
-      for (let i = 0; i < 150; i++) await get(client, kept, `${protocol} ${worker}/${i}`);
-    })
-  );
-  const fresh = (async () => {
-    for (let i = 0; i < 80; i++) {
-      using client = Deno.createHttpClient({ caCerts });
-      await get(client, perRequest, `per-request ${i}`);
+  const keptAnsweredIn = protocols.flatMap(() => [new Set<number>(), new Set<number>()]);
+  const keepAlive = keptAnsweredIn.map(async (answeredIn, worker) => {
+    const h2 = protocols[Math.floor(worker / 2)] === "h2";
+    using client = Deno.createHttpClient({ caCerts, http1: !h2, http2: h2 });
+    for (let i = 0; !done; i++) {
+      const swap = swaps.answered;
+      const label = `${h2 ? "h2" : "http/1.1"} ${worker % 2}/${i}`;
+      try {
+        const response = await fetch(url, { client });
+        const body = await response.text();
+        if (response.status !== 200 || body !== "Hello, world!") {
+          kept.push(`${label}: ${response.status} ${body}`);
+        }
+      } catch (error) {
+        kept.push(`${label}: ${error} (${(error as Error).cause ?? ""})`);
+      }
+      if (swaps.asked === swap) answeredIn.add(swap); // Began and ended with the same pair.
+      changed();
     }
-  })();
-  await Promise.all([...keepAlive, fresh]);
+  });
+  const perRequest = Array.from({ length: PER_REQUEST_CLIENTS }, async () => {
+    while (!done) {
+      const from = swaps.answered;
+      try {
+        const answer = await helloOverNewConnection(server.options.port, caCerts);
+        const failure = answer.status === 200 && answer.body === "Hello, world!"
+          ? undefined
+          : `${answer.status} ${answer.body}`;
+        handshakes.push({ from, to: swaps.asked, fingerprint: answer.fingerprint, failure });
+      } catch (error) {
+        handshakes.push({ from, to: swaps.asked, failure: String(error) });
+      }
+      changed();
+    }
+  });
+  /** Resolves once every client has been served with the pair of the swaps answered so far. */
+  const servedWithCurrentPair = async () => {
+    const swap = swaps.answered;
+    const clean = () =>
+      handshakes.filter((h) => h.from === swap && h.to === swap && h.failure === undefined).length;
+    while (clean() < HANDSHAKES_PER_PAIR || keptAnsweredIn.some((set) => !set.has(swap))) {
+      await progress.promise;
+    }
+  };
+  for (let swap = 1; swap <= SWAPS; swap++) {
+    await servedWithCurrentPair();
+    await dir.writePair(pairs[swap % 2] as MintedCertificate);
+    swaps.asked++;
+    const answer = await postReload(server);
+    swaps.answered++;
+    if (answer.status !== 200 || !answer.body.includes(fingerprints[swap % 2] as string)) {
+      kept.push(`reload ${swap}: ${answer.status} ${answer.body}`);
+    }
+  }
+  await servedWithCurrentPair();
   done = true;
-  await reloading;
-  return { kept, perRequest, reloads, lines: server.lines };
+  await Promise.all([...keepAlive, ...perRequest]);
+  // The fingerprint a handshake begun and ended between the same two swaps must present.
+  const presented = handshakes.map((handshake) => {
+    if (handshake.fingerprint === undefined) return handshake;
+    const allowed = new Set<string>();
+    for (let swap = handshake.from; swap <= handshake.to; swap++) {
+      allowed.add(fingerprints[swap % 2] as string);
+    }
+    return allowed.has(handshake.fingerprint) ? handshake : {
+      ...handshake,
+      failure: `${handshake.failure ?? "200"}, but swaps ${handshake.from}..${handshake.to} ` +
+        `presented ${handshake.fingerprint}, not ${[...allowed].join(" or ")}`,
+    };
+  });
+  return { kept, handshakes: presented };
 }
 
-for (const front of FRONTS) {
+/** Checks a run in which no request may fail. */
+function assertNoFailure(run: SwapRun): void {
+  assert.deepEqual(run.kept, [], "keep-alive clients and reloads");
+  const failed = run.handshakes.filter((handshake) => handshake.failure !== undefined);
+  assert.deepEqual(failed, [], "per-request clients: each answered over a handshake with its pair");
+}
+
+const WITH_MIGRATION = "with net.ipv4.tcp_migrate_req=1";
+
+test(
+  `keep-alive (h1, h2) and per-request clients see 0 failed requests across ${SWAPS} swaps, every new handshake after a swap presenting the new certificate (native front, ${WITH_MIGRATION})`,
+  { skip: MIGRATION_UNAVAILABLE[1] },
+  async () => {
+    assert.ok(await withMigration(1, async () => assertNoFailure(await loadDuringSwaps("native"))));
+  },
+);
+
+test(
+  `keep-alive (h1) and per-request clients see 0 failed requests across ${SWAPS} swaps, every new handshake after a swap presenting the new certificate (node front)`,
+  async () => assertNoFailure(await loadDuringSwaps("node")),
+);
+
+/**
+ * Without migration, a swap resets the connections still waiting in the old listener's accept
+ * queue: at most one per client opening a connection per request, since each waits for its
+ * answer before it opens the next.
+ */
+const RESET_BOUND = SWAPS * PER_REQUEST_CLIENTS;
+
+test(
+  `without net.ipv4.tcp_migrate_req, a swap resets only connections it overlaps, at most ${RESET_BOUND} in ${SWAPS} swaps; keep-alive clients see none (native front)`,
+  { skip: MIGRATION_UNAVAILABLE[0] },
+  async () => {
+    assert.ok(
+      await withMigration(0, async () => {
+        const run = await loadDuringSwaps("native");
+        assert.deepEqual(run.kept, [], "keep-alive clients and reloads");
+        const failed = run.handshakes.filter((handshake) => handshake.failure !== undefined);
+        for (const handshake of failed) {
+          assert.ok(handshake.from < handshake.to, `failed between swaps: ${handshake.failure}`);
+          assert.equal(
+            handshake.fingerprint,
+            undefined,
+            `failed after its handshake: ${handshake.failure}`,
+          );
+          assert.match(
+            handshake.failure ?? "",
+            /ECONNRESET|reset|socket hang up|closed before the TLS handshake/i,
+          );
+        }
+        assert.ok(failed.length <= RESET_BOUND, `${failed.length} resets, over ${RESET_BOUND}`);
+        console.log(
+          `measured without net.ipv4.tcp_migrate_req: ${failed.length} of ` +
+            `${run.handshakes.length} per-request connections reset across ${SWAPS} swaps ` +
+            `(bound ${RESET_BOUND})`,
+        );
+      }),
+    );
+  },
+);
+
+for (const value of [0, 1] as const) {
   test(
-    `keep-alive (h1${
-      front === "native" ? ", h2" : ""
-    }) and per-request clients see 0 failed requests across swaps (${front} front)`,
+    `the native front finds net.ipv4.tcp_migrate_req=${value} by watching the kernel, and ${
+      value === 1 ? "says queued connections move" : "says how to fix it"
+    }`,
+    { skip: MIGRATION_UNAVAILABLE[value] },
     async () => {
-      const run = async () => {
-        const { kept, perRequest, reloads } = await loadDuringSwaps(front);
-        assert.deepEqual(kept, [], "keep-alive clients and reloads");
-        assert.deepEqual(perRequest, [], "per-request clients");
-        assert.ok(reloads >= 5, `the load must overlap several swaps, saw ${reloads}`);
-      };
-      if (front === "node") return await run();
-      // Native: a swap closes the old listener; connections still in its accept queue move to the
-      // new one only with net.ipv4.tcp_migrate_req=1.
-      if (await withMigration(1, run)) return;
-      const { kept, perRequest, reloads } = await loadDuringSwaps(front);
-      assert.deepEqual(kept, [], "keep-alive clients and reloads");
-      console.log(
-        `measured without net.ipv4.tcp_migrate_req=1 (this machine refuses to set it): ` +
-          `${perRequest.length} of 80 per-request clients failed across ${reloads} swaps`,
+      await using dir = await TempDir.create();
+      const paths = await dir.writePair(await mintCertificate());
+      assert.ok(
+        await withMigration(value, async () => {
+          await using server = await ServerProcess.start({ options: paths });
+          const line = await server.waitForLine(/\[startup\] net\.ipv4\.tcp_migrate_req /);
+          if (value === 1) assert.match(line, /is on: connections waiting to be accepted move/);
+          else {
+            assert.match(
+              line,
+              /is 0: clients that open a connection per request may see a reset.*sysctl -w net\.ipv4\.tcp_migrate_req=1/,
+            );
+          }
+        }),
       );
-      for (const failure of perRequest) assert.match(failure, /TypeError|connection|reset/i);
     },
   );
 }
-
-test("the native front finds whether the kernel migrates queued connections, and says how to fix it", async () => {
-  await using dir = await TempDir.create();
-  const paths = await dir.writePair(await mintCertificate());
-  for (const value of [0, 1] as const) {
-    const set = await withMigration(value, async () => {
-      await using server = await ServerProcess.start({ options: paths });
-      const line = await server.waitForLine(/\[startup\] net\.ipv4\.tcp_migrate_req /);
-      if (value === 1) assert.match(line, /is on: connections waiting to be accepted move/);
-      else {assert.match(
-          line,
-          /is 0: clients that open a connection per request may see a reset.*sysctl -w net\.ipv4\.tcp_migrate_req=1/,
-        );}
-    });
-    if (!set) {
-      console.log(`cannot set net.ipv4.tcp_migrate_req here (now ${await readMigration()})`);
-    }
-  }
-});
 
 test("curl speaks HTTP/2 and HTTP/1.1 to the native front, and HTTP/1.1 to the node front", async () => {
   await using dir = await TempDir.create();
