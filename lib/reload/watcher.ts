@@ -6,9 +6,12 @@
  *
  * It works with read grants on the configured paths only, so it cannot watch
  * their directories. Each check stats the paths (`Deno.stat` follows links to
- * the resolved files) and compares device, inode, size and modification time;
- * that sees an in-place rewrite, a write-then-rename and the atomic `..data`
- * swap of Kubernetes Secret volumes alike. `Deno.watchFs` on the files only
+ * the resolved files) and compares device, inode, size and modification time,
+ * and a digest of each regular file's content: a rewrite in place of the same
+ * size within the file system's timestamp granularity, or one that keeps the
+ * old mtime (`cp -p`, `rsync -t --inplace`), changes nothing else. That sees an
+ * in-place rewrite, a write-then-rename and the atomic `..data` swap of
+ * Kubernetes Secret volumes alike. `Deno.watchFs` on the files only
  * makes the check come sooner; when it fails, polling goes on.
  *
  * A change is acted on once the files have stayed the same for
@@ -18,6 +21,7 @@
  * @module
  */
 
+import { MAX_FILE_BYTES } from "../certificate/certificate.ts";
 import { unreachable } from "../ground/result.ts";
 import { sleep } from "../ground/timer.ts";
 
@@ -118,17 +122,27 @@ export async function watchFiles(options: WatcherOptions): Promise<Watcher> {
   };
 }
 
-/** Device, inode, size and modification time of each (resolved) path, or why it cannot be read. */
+/**
+ * Device, inode, size, modification time and content digest of each (resolved) path, or why it
+ * cannot be read. Only regular files the loader would read are read (no FIFO, no device).
+ */
 export async function fileState(paths: readonly string[]): Promise<string> {
   const parts = await Promise.all(paths.map(async (path) => {
     try {
       const info = await Deno.stat(path);
-      return `${info.dev}:${info.ino}:${info.size}:${info.mtime?.getTime()}`;
+      const content = info.isFile && info.size <= MAX_FILE_BYTES ? await _digest(path) : "";
+      return `${info.dev}:${info.ino}:${info.size}:${info.mtime?.getTime()}:${content}`;
     } catch (error) {
       return error instanceof Error ? error.name : "unreadable";
     }
   }));
   return parts.join("|");
+}
+
+/** The SHA-256 digest of a file's bytes, in base64. */
+async function _digest(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return btoa(String.fromCharCode(...new Uint8Array(digest)));
 }
 
 /** File events as a hint to check now; reports once if they cannot be had or stop. */
