@@ -32,16 +32,51 @@ test("the watcher turns a burst of writes to both files into one reload, after t
   }
 });
 
-test("the file state changes with content, replacement and removal, and not otherwise", async () => {
+test("the file state changes with an in-place rewrite of the same size and mtime, a rename over the file and its removal, and not otherwise", async () => {
   await using dir = await TempDir.create();
   const path = await dir.write("cert.pem", "one");
   const before = await fileState([path]);
-  assert.equal(await fileState([path]), before);
-  await dir.write("cert.pem", "one"); // same bytes, new inode (rename)
+  assert.equal(await fileState([path]), before, "nothing changed");
+  // In place, the same size, and the old mtime back: as two writes within one timestamp tick.
+  const { mtime, atime, ino } = await Deno.stat(path);
+  await Deno.writeTextFile(path, "two");
+  await Deno.utime(path, atime ?? new Date(), mtime ?? new Date());
+  const rewritten = await Deno.stat(path);
+  assert.deepEqual([rewritten.ino, rewritten.size, rewritten.mtime], [ino, 3, mtime]);
+  const inPlace = await fileState([path]);
+  assert.notEqual(inPlace, before, "the same inode, size and mtime, other bytes");
+  await Deno.writeTextFile(path, "three");
+  const longer = await fileState([path]);
+  assert.notEqual(longer, inPlace, "rewritten in place with another size");
+  await dir.write("cert.pem", "three"); // same bytes, new inode (rename)
   const renamed = await fileState([path]);
-  assert.notEqual(renamed, before);
+  assert.notEqual(renamed, longer, "replaced by a rename");
+  assert.equal(await fileState([path]), renamed, "nothing changed since");
   await Deno.remove(path);
   assert.equal(await fileState([path]), "NotFound");
+});
+
+test("the watcher reloads on an in-place rewrite of the same size that keeps the old mtime", {
+  limitMs: 20_000,
+}, async () => {
+  await using dir = await TempDir.create();
+  const path = await dir.write("cert.pem", "one");
+  const reloaded = Promise.withResolvers<void>();
+  const watcher = await watchFiles({
+    paths: [path],
+    reload: () => Promise.resolve(reloaded.resolve()),
+    onEventsFailed: () => {},
+    pollMs: 50,
+    settleMs: 50,
+  });
+  try {
+    const { mtime, atime } = await Deno.stat(path);
+    await Deno.writeTextFile(path, "two");
+    await Deno.utime(path, atime ?? new Date(), mtime ?? new Date());
+    await reloaded.promise; // Never resolving fails the test at its time limit.
+  } finally {
+    await watcher.stop();
+  }
 });
 
 test("the expiry warner warns inside the window only, and again on each daily check", async () => {
