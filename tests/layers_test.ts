@@ -6,13 +6,14 @@ import {
   layerViolations,
   readImportGraph,
 } from "./_layers.ts";
+import { test } from "./_time_limit.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
 /** The graph of main.ts, mod.ts, lib/ and examples/, read once for every test here. */
 const graph: Promise<ImportGraph> = readImportGraph(ROOT);
 
-Deno.test("no import cycle among main.ts, mod.ts and lib/ (type-only imports count)", async () => {
+test("no import cycle among main.ts, mod.ts and lib/ (type-only imports count)", async () => {
   const read = await graph;
   assert.ok(read.size > 30, `the graph holds only ${read.size} files`);
   assert.ok(read.get("mod.ts")?.has("lib/api/notice.ts"), "mod.ts's imports were not read");
@@ -24,12 +25,12 @@ Deno.test("no import cycle among main.ts, mod.ts and lib/ (type-only imports cou
   assert.deepEqual(cycles, [], `import cycles:\n${cycles.map((c) => c.join(" -> ")).join("\n")}`);
 });
 
-Deno.test("every import runs down the layers, and only main.ts and lib/cli/ import lib/cli/", async () => {
+test("every import runs down the layers, and only main.ts and lib/cli/ import lib/cli/", async () => {
   const violations = layerViolations(await graph);
   assert.deepEqual(violations, [], `imports against the layers:\n${violations.join("\n")}`);
 });
 
-Deno.test("the layer check finds a planted cycle and a planted upward import", () => {
+test("the layer check finds a planted cycle and a planted upward import", () => {
   const planted: ImportGraph = new Map([
     ["lib/ground/result.ts", new Set(["lib/reload/reloader.ts"])],
     ["lib/reload/reloader.ts", new Set(["lib/ground/result.ts", "lib/cli/options.ts"])],
@@ -48,7 +49,7 @@ Deno.test("the layer check finds a planted cycle and a planted upward import", (
   ]);
 });
 
-Deno.test("every file of lib/ belongs to a layer, and every layer folder says what it is for", async () => {
+test("every file of lib/ belongs to a layer, and every layer folder says what it is for", async () => {
   for (const file of (await graph).keys()) {
     if (file.startsWith("lib/")) {
       assert.notEqual(layerOf(file), undefined, `${file} is in no layer`);
