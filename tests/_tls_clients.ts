@@ -6,6 +6,7 @@
  * @module
  */
 
+import http2 from "node:http2";
 import tls from "node:tls";
 import { fingerprintOf } from "./_fixtures.ts";
 
@@ -82,4 +83,65 @@ export function helloOverNewConnection(port: number, caCerts: string[]): Promise
       } else resolve({ fingerprint, status, body });
     });
   });
+}
+
+/** A connection kept open after one answer, and how it ended. */
+export interface IdleConnection {
+  /** Settles when the server closes it: `close_notify` for a TLS shutdown, else how it ended. */
+  readonly closed: Promise<string>;
+}
+
+/**
+ * Opens a connection to the port, has one request answered on it (`http/1.1` or `h2` over TLS,
+ * or none for `tcp`, a connection that never starts TLS), and keeps it open until the server
+ * closes it.
+ */
+export async function idleConnection(
+  port: number,
+  caCerts: string[],
+  protocol: "http/1.1" | "h2" | "tcp",
+): Promise<IdleConnection> {
+  if (protocol === "h2") {
+    const session = http2.connect(`https://localhost:${port}`, { ca: caCerts });
+    const closed = new Promise<string>((resolve) => {
+      let goaway = false;
+      session.once("goaway", () => goaway = true);
+      session.once("close", () => resolve(goaway ? "goaway" : "closed without goaway"));
+    });
+    session.on("error", () => {});
+    await new Promise<void>((resolve, reject) => {
+      const request = session.request({ ":path": "/idle" });
+      request.on("error", reject);
+      request.on("end", resolve);
+      request.resume();
+      request.end();
+    });
+    return { closed };
+  }
+  const conn = protocol === "tcp"
+    ? await Deno.connect({ hostname: "127.0.0.1", port })
+    : await Deno.connectTls({ hostname: "localhost", port, caCerts, alpnProtocols: [protocol] });
+  const buffer = new Uint8Array(16 * 1024);
+  if (protocol === "http/1.1") {
+    await conn.write(new TextEncoder().encode("GET /idle HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+    let received = "";
+    while (!/\r\n\r\n[\s\S]*\n$/.test(received)) {
+      const read = await conn.read(buffer);
+      if (read === null) throw new Error(`the connection closed after ${JSON.stringify(received)}`);
+      received += new TextDecoder().decode(buffer.subarray(0, read));
+    }
+  }
+  const closed = (async () => {
+    try {
+      while (await conn.read(buffer) !== null) {
+        // Nothing more is expected; read until the server closes it.
+      }
+      return protocol === "tcp" ? "closed" : "close_notify";
+    } catch (error) {
+      return `${error}`;
+    } finally {
+      conn.close();
+    }
+  })();
+  return { closed };
 }
