@@ -171,7 +171,7 @@ test("every bad input, by POST and by SIGHUP: non-2xx, the identical logged line
   assert.match((await postReload(server)).body, /^unchanged: .*CN=good\.test/);
 });
 
-test("a storm of 200 concurrent POSTs and SIGHUPs while the file is replaced: all answered, the process lives, the last valid file wins", async () => {
+test("a storm of 200 concurrent POSTs and 20 SIGHUPs while the file is replaced: every POST answered and every SIGHUP logged, the process lives, the last valid file wins", async () => {
   await using dir = await TempDir.create();
   const versions = await Promise.all(
     Array.from({ length: 4 }, (_, n) => mintCertificate({ commonName: `storm${n}.test` })),
@@ -189,9 +189,12 @@ test("a storm of 200 concurrent POSTs and SIGHUPs while the file is replaced: al
     }
   })();
   const posts = Array.from({ length: 200 }, () => postReload(server));
+  // One SIGHUP at a time, each after the last one's line: signals sent together may be merged.
+  const hangups: string[] = [];
   for (let i = 0; i < 20; i++) {
+    const from = server.lines.length;
     server.signal("SIGHUP");
-    await new Promise((resolve) => setTimeout(resolve, 2));
+    hangups.push((await server.nextLogLine("SIGHUP", from)).text);
   }
   const answers = await Promise.all(posts);
   writing = false;
@@ -200,6 +203,9 @@ test("a storm of 200 concurrent POSTs and SIGHUPs while the file is replaced: al
     assert.ok(answer.status === 200 || answer.status === 500, `${answer.status}`);
     assert.match(answer.body, /^(reloaded|unchanged|reload failed): [^\n]*\n$/);
   }
+  for (const line of hangups) assert.match(line, /^(reloaded|unchanged|reload failed): [^\n]*$/);
+  const lines = server.lines.filter((line) => / \[SIGHUP\] /.test(line));
+  assert.equal(lines.length, 20, "one logged outcome per SIGHUP");
   const last = versions[3] as MintedCertificate;
   await dir.write("cert.pem", last.certificatePem);
   const after = await Promise.all(Array.from({ length: 20 }, () => postReload(server)));
