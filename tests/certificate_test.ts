@@ -296,9 +296,19 @@ test("loader maps any other file system error to io, keeping its message", () =>
   });
 });
 
-test("loader never throws: a file that vanishes is a value, not an exception", async () => {
-  const result = await loadCertificate({ cert: "/nonexistent/dir/cert.pem", key: "/x" });
-  assert.equal(result.ok, false);
+test("a pair that vanishes after a good load is not_found on the next load, not the remembered certificate", async () => {
+  await using dir = await TempDir.create();
+  const pair = await mintCertificate();
+  const { cert, key } = await dir.writePair(pair);
+  assert.ok((await loadCertificate({ cert, key })).ok);
+  await Deno.remove(key);
+  assertError(await loadCertificate({ cert, key }), { kind: "not_found", role: "key", path: key });
+  await Deno.remove(cert);
+  assertError(await loadCertificate({ cert, key }), {
+    kind: "not_found",
+    role: "certificate",
+    path: cert,
+  });
 });
 
 test("bytes loaded before are not parsed again, yet their dates and their key are checked as before", async () => {
