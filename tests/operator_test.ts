@@ -246,13 +246,11 @@ async function writeThenRename(path: string, text: string) {
 }
 
 async function waitForWatch(server: ServerProcess, from: number, pattern: RegExp) {
-  const started = Date.now();
   const line = await server.nextLogLine("watch", from);
   assert.match(line.text, pattern);
-  return Date.now() - started;
 }
 
-test("--watch reloads within 2 s on an in-place rewrite and on a write-then-rename, with grants on the files only", async () => {
+test("--watch reloads on an in-place rewrite and on a write-then-rename, with grants on the files only", async () => {
   await using dir = await TempDir.create();
   const pairs = await Promise.all(
     [1, 2, 3].map((n) => mintCertificate({ commonName: `w${n}.test` })),
@@ -263,12 +261,10 @@ test("--watch reloads within 2 s on an in-place rewrite and on a write-then-rena
   await server.waitForLine(/\[watch\] watching ".*cert\.pem" for changes/);
   let from = server.lines.length;
   await rewriteInPlace(cert, second.certificatePem);
-  const inPlace = await waitForWatch(server, from, /^reloaded: now serving .*CN=w2\.test/);
-  assert.ok(inPlace < 2_000, `in-place rewrite took ${inPlace} ms`);
+  await waitForWatch(server, from, /^reloaded: now serving .*CN=w2\.test/);
   from = server.lines.length;
   await writeThenRename(cert, third.certificatePem);
-  const renamed = await waitForWatch(server, from, /^reloaded: now serving .*CN=w3\.test/);
-  assert.ok(renamed < 2_000, `write-then-rename took ${renamed} ms`);
+  await waitForWatch(server, from, /^reloaded: now serving .*CN=w3\.test/);
   const certs =
     await (await fetch(server.controlUrl("/certs"), { headers: { accept: "application/json" } }))
       .json();
@@ -303,8 +299,7 @@ test("--watch follows the Kubernetes ..data swap, and cert-then-key reports key_
   await using server = await ServerProcess.start({ options: { cert, key, watch: true } });
   let from = server.lines.length;
   await swapData(second);
-  const swapped = await waitForWatch(server, from, /^reloaded: now serving .*CN=k2\.test/);
-  assert.ok(swapped < 2_000, `..data swap took ${swapped} ms`);
+  await waitForWatch(server, from, /^reloaded: now serving .*CN=k2\.test/);
   assert.equal(await servedFingerprint(server.options.port), fingerprintOf(second.certificatePem));
 
   // A plain pair of files replaced one after the other, with a pause longer than the settle time.
@@ -397,19 +392,25 @@ test("the docs' certbot deploy hook and systemd ExecReload= exit 0 for a good ce
   }
 });
 
-test("the docs' fleet loop stops at the first host whose reload fails, naming it", async () => {
+test("the docs' fleet loop stops at the first host whose reload fails (exit 1) or whose server does not answer (exit 2), naming it", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   await using server = await ServerProcess.start({ options: { cert } });
-  const port = server.options.controlPort;
-  // A stand-in ssh that runs the remote command here, against this server, for hosts "good*".
+  // A second host whose certificate file has been broken since it started.
+  await Deno.mkdir(dir.path("bad"));
+  const badCert = await dir.write("bad/cert.pem", (await mintCertificate()).certificatePem);
+  await using bad = await ServerProcess.start({ options: { cert: badCert } });
+  await dir.write("bad/cert.pem", "not a certificate\n");
+  const down = freePort(); // Nothing listens there, and the client may reach it.
+  const reload = (port: number) =>
+    `cd "${REPO}" && exec ${Deno.execPath()} run --no-prompt --allow-net=127.0.0.1:${port} ` +
+    `lib/cli/control_client.ts reload --port ${port}`;
+  // A stand-in ssh that runs the remote command here, against the host's server.
   await Deno.mkdir(dir.path("bin"));
   await dir.write(
     "bin/ssh",
-    `#!/bin/sh\nhost=$3\ncase "$host" in good*) cd "${REPO}" && exec ${Deno.execPath()} run --no-prompt ` +
-      `--allow-net=127.0.0.1:${port} lib/cli/control_client.ts reload --port ${port} ;; *) ` +
-      `exec ${Deno.execPath()} run --no-prompt --allow-net=127.0.0.1:${freePort()} ` +
-      `${CLIENT} reload --port 1 ;; esac\n`,
+    `#!/bin/sh\nhost=$3\ncase "$host" in good*) ${reload(server.options.controlPort)} ;; ` +
+      `bad*) ${reload(bad.options.controlPort)} ;; *) ${reload(down)} ;; esac\n`,
   );
   await Deno.chmod(dir.path("bin/ssh"), 0o755);
   const env = { PATH: `${dir.path("bin")}:/usr/bin:/bin` };
@@ -417,8 +418,14 @@ test("the docs' fleet loop stops at the first host whose reload fails, naming it
   const ok = await run("sh", [fleet, "good1", "good2"], env);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /good1: ok\n[\s\S]*good2: ok\n$/);
-  const broken = await run("sh", [fleet, "good1", "down1", "good2"], env);
-  assert.equal(broken.code, 2);
-  assert.match(broken.stderr, /down1: reload failed \(exit 2\); stopping here/);
-  assert.ok(!broken.stdout.includes("good2"), "it stopped at the first failure");
+  const failed = await run("sh", [fleet, "good1", "bad1", "good2"], env);
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.match(failed.stderr, /^reload failed: Cannot load certificate ".*bad\/cert\.pem"/m);
+  assert.match(failed.stderr, /bad1: reload failed \(exit 1\); stopping here/);
+  assert.ok(!failed.stdout.includes("good2"), "it stopped at the first failure");
+  const unanswered = await run("sh", [fleet, "good1", "down1", "good2"], env);
+  assert.equal(unanswered.code, 2, unanswered.stderr);
+  assert.doesNotMatch(unanswered.stderr, /NotCapable|Requires net access/, "a real refusal");
+  assert.match(unanswered.stderr, /down1: reload failed \(exit 2\); stopping here/);
+  assert.ok(!unanswered.stdout.includes("good2"), "it stopped at the first failure");
 });
