@@ -226,8 +226,12 @@ export function serverFlags(options: Options): string[] {
   return options.key === undefined ? flags : [...flags, `--key=${options.key}`];
 }
 
-/** POSTs to the reload URL and returns the status and body. */
-export async function postReload(server: ServerProcess): Promise<{ status: number; body: string }> {
-  const response = await fetch(server.reloadUrl, { method: "POST" });
+/** POSTs to the reload URL and returns the status and body; rejects after `deadlineMs` if given. */
+export async function postReload(
+  server: ServerProcess,
+  deadlineMs?: number,
+): Promise<{ status: number; body: string }> {
+  const signal = deadlineMs === undefined ? undefined : AbortSignal.timeout(deadlineMs);
+  const response = await fetch(server.reloadUrl, { method: "POST", signal });
   return { status: response.status, body: await response.text() };
 }
