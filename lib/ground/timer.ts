@@ -56,8 +56,16 @@ export function withinAbout<T>(work: Promise<T>, ms: number): Promise<T | undefi
 /** The calls waiting on the current `ms`-wide slot, by width; its timer gives them all up. */
 const SLOTS = new Map<number, { readonly at: number; readonly waiting: Set<() => void> }>();
 
+/**
+ * When the `ms`-wide slot that a {@linkcode withinAbout} call made at `now` waits on ends: the
+ * first multiple of `ms` at or after `now + ms`, so between `ms` and 2 × `ms` from `now`.
+ */
+export function slotEnd(now: number, ms: number): number {
+  return Math.ceil((now + ms) / ms) * ms;
+}
+
 function _slotWaiters(ms: number): Set<() => void> {
-  const at = Math.ceil((performance.now() + ms) / ms) * ms;
+  const at = slotEnd(performance.now(), ms);
   const current = SLOTS.get(ms);
   if (current?.at === at) return current.waiting;
   const slot = { at, waiting: new Set<() => void>() };
