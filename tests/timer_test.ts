@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
-import { every, sleep, within, withinAbout } from "../lib/ground/timer.ts";
+import { every, sleep, slotEnd, within, withinAbout } from "../lib/ground/timer.ts";
 import { TempDir } from "./_fixtures.ts";
 import { test } from "./_time_limit.ts";
 
-test("sleep waits its time, and a cancelled sleep ends at once", async () => {
-  const started = performance.now();
-  await sleep(30);
-  assert.ok(performance.now() - started >= 29, "slept at least its time");
+test("sleep waits its time: a longer sleep started first ends after a shorter one; a cancelled sleep ends at once", async () => {
+  const ended: number[] = [];
+  await Promise.all([30, 10].map((ms) => sleep(ms).then(() => ended.push(ms))));
+  assert.deepEqual(ended, [10, 30], "each sleep ended in the order of its time, not of its start");
   const cancel = new AbortController();
   const long = sleep(60_000, cancel.signal);
   cancel.abort();
-  const ended = await within(long.then(() => "ended"), 5_000);
-  assert.equal(ended, "ended", "a cancelled 60 s sleep ends at once");
+  const over = await within(long.then(() => "ended"), 5_000);
+  assert.equal(over, "ended", "a cancelled 60 s sleep ends at once");
 });
 
 test("within gives the work's value, or undefined once the limit passes", async () => {
@@ -20,13 +20,31 @@ test("within gives the work's value, or undefined once the limit passes", async 
   await assert.rejects(within(Promise.reject(new Error("boom")), 1_000), /boom/);
 });
 
-test("withinAbout gives up between its limit and twice it, calls close together sharing that end", async () => {
+test("withinAbout gives up between its limit and twice it: its slot ends at the first multiple of the limit past now + limit", () => {
+  for (const now of [0, 0.5, 49.9, 50, 50.1, 99.99, 1_234.5]) {
+    const end = slotEnd(now, 50);
+    assert.ok(end >= now + 50 && end < now + 100, `slot of ${now}: ${end}`);
+    assert.equal(end % 50, 0, "slots are aligned, so calls close together share one end");
+  }
+  assert.equal(slotEnd(10, 50), slotEnd(40, 50), "calls in one slot share its timer");
+});
+
+test("withinAbout gives up no earlier than its limit, all calls of a slot together, and gives the work's value", async () => {
   const never = new Promise<never>(() => {});
-  const started = performance.now();
-  const [first, second] = await Promise.all([withinAbout(never, 50), withinAbout(never, 50)]);
-  const waited = performance.now() - started;
-  assert.deepEqual([first, second], [undefined, undefined]);
-  assert.ok(waited >= 49 && waited < 1_000, `gave up after ${waited.toFixed(0)} ms`);
+  const order: string[] = [];
+  const shorter = sleep(40).then(() => order.push("sleep 40"));
+  const calls = [withinAbout(never, 50), withinAbout(never, 50)].map((call, i) =>
+    call.then((value) => order.push(`call ${i}: ${value}`))
+  );
+  await Promise.race(calls);
+  order.push("one call gave up");
+  await Promise.all([shorter, ...calls]);
+  assert.deepEqual(order, [
+    "sleep 40",
+    "call 0: undefined",
+    "call 1: undefined",
+    "one call gave up",
+  ]);
   assert.equal(await withinAbout(Promise.resolve("done"), 50), "done");
 });
 
@@ -45,10 +63,15 @@ test("an open that blocks on a FIFO is given up after the limit, and the event l
   const fifo = dir.path("pipe");
   assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
   const opening = Deno.open(fifo, { read: true });
-  let ticks = 0;
-  const ticking = every(5, () => ticks++, AbortSignal.timeout(200));
+  let opened = false;
+  opening.then(() => opened = true, () => {});
+  const stop = new AbortController();
+  const ticked = Promise.withResolvers<void>();
+  const ticking = every(5, () => ticked.resolve(), stop.signal);
+  await ticked.promise; // A timer ran while the open waited.
+  assert.equal(opened, false, "the open still waits for a writer");
   assert.equal(await within(opening, 100), undefined);
-  assert.ok(ticks >= 5, `the event loop ran while the open waited (${ticks} ticks)`);
+  stop.abort();
   await ticking;
   // Release the blocked open: a writer arrives, the reader opens, both close.
   const writer = await Deno.open(fifo, { write: true });
