@@ -4,29 +4,37 @@ import type { Notice } from "../lib/api/notice.ts";
 import { fileState, watchFiles } from "../lib/reload/watcher.ts";
 import { fakeCertificate } from "./_certificates.ts";
 import { TempDir } from "./_fixtures.ts";
+import { sleep } from "../lib/ground/timer.ts";
 import { test } from "./_time_limit.ts";
 
 test("the watcher turns a burst of writes to both files into one reload, after they settle", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", "a");
   const key = await dir.write("key.pem", "a");
-  let reloads = 0;
+  let written = false;
+  const reloads: boolean[] = []; // Whether the burst was over at each reload.
+  const reloaded = Promise.withResolvers<void>();
   const watcher = await watchFiles({
     paths: [cert, key],
-    reload: () => Promise.resolve(reloads++),
+    reload: () => {
+      reloads.push(written);
+      reloaded.resolve();
+      return Promise.resolve();
+    },
     onEventsFailed: () => {},
-    pollMs: 50,
-    settleMs: 400,
+    pollMs: 10,
+    settleMs: 1_000, // Far longer than the gaps in the burst, each several polls long.
   });
   try {
     for (let i = 0; i < 5; i++) {
       await Deno.writeTextFile(i % 2 ? key : cert, `b${i}`);
-      await new Promise((resolve) => setTimeout(resolve, 40));
+      await sleep(30);
     }
-    await new Promise((resolve) => setTimeout(resolve, 900));
-    assert.equal(reloads, 1, "one reload for the whole burst");
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(reloads, 1, "no reload without a change");
+    written = true;
+    await reloaded.promise;
+    assert.deepEqual(reloads, [true], "one reload, once the whole burst was written");
+    await sleep(300); // Thirty polls more: none may reload what is already loaded.
+    assert.deepEqual(reloads, [true], "no reload without a change");
   } finally {
     await watcher.stop();
   }
@@ -81,8 +89,11 @@ test("the watcher reloads on an in-place rewrite of the same size that keeps the
 
 test("the expiry warner warns inside the window only, and again on each daily check", async () => {
   const notices: Notice[] = [];
+  const warnedThrice = Promise.withResolvers<void>();
   const now = new Date("2026-12-20T12:00:00Z");
-  const warner = new ExpiryWarner(14, (notice) => notices.push(notice), () => now);
+  const warner = new ExpiryWarner(14, (notice) => {
+    if (notices.push(notice) === 3) warnedThrice.resolve();
+  }, () => now);
   const far = fakeCertificate("AA", { notAfter: new Date("2027-06-01T00:00:00Z") });
   const near = fakeCertificate("BB", { notAfter: new Date("2026-12-27T12:00:00Z") });
   assert.equal(warner.check(far), false);
@@ -91,22 +102,24 @@ test("the expiry warner warns inside the window only, and again on each daily ch
   const notice = notices[0];
   assert.ok(notice?.kind === "expiry" && notice.daysLeft === 7 && notice.warnDays === 14);
   warner.startDaily(() => near, 20);
-  await new Promise((resolve) => setTimeout(resolve, 70));
+  await warnedThrice.promise; // Two daily checks, each warning again.
   warner.stop();
   const count = notices.length;
-  assert.ok(count >= 3, `the daily check warned again (${count - 1} times)`);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await sleep(100); // Five periods more: a check still running would warn.
   assert.equal(notices.length, count, "stop() ends the daily check");
 });
 
-test("when file events cannot be had, the watcher says so once and finds changes by polling", async () => {
+test("when file events cannot be had, the watcher says so once and finds changes by polling", {
+  limitMs: 20_000,
+}, async () => {
   await using dir = await TempDir.create();
   const path = dir.path("not-yet.pem"); // watchFs refuses a path that does not exist
   const failures: string[] = [];
   let reloads = 0;
+  const reloaded = Promise.withResolvers<void>();
   const watcher = await watchFiles({
     paths: [path],
-    reload: () => Promise.resolve(reloads++),
+    reload: () => Promise.resolve(reloads++).then(() => reloaded.resolve()),
     onEventsFailed: (reason) => failures.push(reason),
     pollMs: 50,
     settleMs: 100,
@@ -114,10 +127,8 @@ test("when file events cannot be had, the watcher says so once and finds changes
   try {
     assert.equal(failures.length, 1, "the failure is reported once");
     await Deno.writeTextFile(path, "now it exists");
-    for (let waited = 0; reloads === 0 && waited < 3_000; waited += 50) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.equal(reloads, 1, "polling found the change");
+    await reloaded.promise; // Polling found the change.
+    assert.equal(reloads, 1, "one reload for the change");
     assert.equal(failures.length, 1);
   } finally {
     await watcher.stop();
