@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { test } from "./_time_limit.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
@@ -139,7 +140,7 @@ async function _pages(): Promise<string[]> {
   return pages.sort();
 }
 
-Deno.test("every relative link and #anchor in README.md and docs/*.md resolves", async () => {
+test("every relative link and #anchor in README.md and docs/*.md resolves", async () => {
   const broken: string[] = [];
   let checked = 0;
   for (const page of await _pages()) {
@@ -153,7 +154,7 @@ Deno.test("every relative link and #anchor in README.md and docs/*.md resolves",
   assert.ok(checked > 20, `only ${checked} links found: is the link pattern still right?`);
 });
 
-Deno.test("a missing page, a missing anchor and a link out of the repository are reported; code is skipped", async () => {
+test("a missing page, a missing anchor and a link out of the repository are reported; code is skipped", async () => {
   const page = "docs/x.md";
   const text = [
     "# Title",
@@ -193,7 +194,7 @@ Deno.test("a missing page, a missing anchor and a link out of the repository are
   );
 });
 
-Deno.test(`the README is at most ${README_MAX_LINES} lines`, async () => {
+test(`the README is at most ${README_MAX_LINES} lines`, async () => {
   const lines = ((await _read("README.md")) ?? "").split("\n").length - 1;
   assert.ok(lines <= README_MAX_LINES, `README.md has ${lines} lines`);
 });
@@ -222,7 +223,7 @@ function tableNames(markdown: string, header: string): string[] {
   return names;
 }
 
-Deno.test("docs/library.md lists every option of ServeWithReloadOptions and ControlAddress", async () => {
+test("docs/library.md lists every option of ServeWithReloadOptions and ControlAddress", async () => {
   const source = (await _read("lib/api/serve_options.ts")) ?? "";
   const page = (await _read("docs/library.md")) ?? "";
   const documented = tableNames(page, "`serveWithReload(options)` option");
@@ -235,7 +236,7 @@ Deno.test("docs/library.md lists every option of ServeWithReloadOptions and Cont
   }
 });
 
-Deno.test("docs/control-api.md lists exactly the metric families /metrics serves", async () => {
+test("docs/control-api.md lists exactly the metric families /metrics serves", async () => {
   const { ReloadMetrics } = await import("../lib/control/metrics.ts");
   const { fakeCertificate } = await import("./_certificates.ts");
   // With a disk look, so that the drift gauge is served too, as the server serves it.

@@ -15,6 +15,7 @@ import {
   readKeyPair,
 } from "../lib/cli/gen_cert.ts";
 import { encodePem } from "../lib/ground/pem.ts";
+import { test } from "./_time_limit.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 const NOW = new Date("2026-12-01T12:00:00Z");
@@ -31,7 +32,7 @@ function problem(args: string[]): string {
   return parsed.error;
 }
 
-Deno.test("gen-cert --out names the file, --days sets the validity from an hour ago, 90 days by default", () => {
+test("gen-cert --out names the file, --days sets the validity from an hour ago, 90 days by default", () => {
   const renewed = request(["--out", "renewed", "--days", "30"]);
   assert.equal(renewed.certPath, "renewed.pem");
   assert.equal(renewed.newKeyPath, undefined);
@@ -45,7 +46,7 @@ Deno.test("gen-cert --out names the file, --days sets the validity from an hour 
   );
 });
 
-Deno.test("gen-cert --expired ended a day ago and --not-yet-valid starts tomorrow", () => {
+test("gen-cert --expired ended a day ago and --not-yet-valid starts tomorrow", () => {
   const expired = request(["--out", "expired", "--expired", "--days", "10"]);
   assert.equal(expired.notAfter.getTime(), NOW.getTime() - DAY_MS);
   assert.equal(expired.notBefore.getTime(), NOW.getTime() - 11 * DAY_MS);
@@ -54,7 +55,7 @@ Deno.test("gen-cert --expired ended a day ago and --not-yet-valid starts tomorro
   assert.ok(early.notAfter > early.notBefore);
 });
 
-Deno.test("gen-cert refuses a missing --out, a bad --days, both validity switches, and --new-key beside another name", () => {
+test("gen-cert refuses a missing --out, a bad --days, both validity switches, and --new-key beside another name", () => {
   assert.match(problem([]), /^--out <name> is required/);
   assert.match(
     problem(["--out", "x", "--days", "0"]),
@@ -71,7 +72,7 @@ Deno.test("gen-cert refuses a missing --out, a bad --days, both validity switche
   assert.deepEqual(request(["--out", "cert", "--new-key"]).newKeyPath, "key.pem");
 });
 
-Deno.test("the gen-cert task may read key.pem only and write only the demo pair and the walk-through's files", async () => {
+test("the gen-cert task may read key.pem only and write only the demo pair and the walk-through's files", async () => {
   const config = JSON.parse(await Deno.readTextFile(`${REPO}deno.json`));
   assert.equal(
     config.tasks["gen-cert"].command,
@@ -92,7 +93,7 @@ async function task(dir: TempDir, ...args: string[]) {
   return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
 }
 
-Deno.test("deno task gen-cert writes renewed.pem for key.pem's key and leaves the committed pair alone unless asked", async () => {
+test("deno task gen-cert writes renewed.pem for key.pem's key and leaves the committed pair alone unless asked", async () => {
   await using dir = await TempDir.create();
   await copyProject(dir);
   const before = await Promise.all(
@@ -155,7 +156,7 @@ Deno.test("deno task gen-cert writes renewed.pem for key.pem's key and leaves th
   );
 });
 
-Deno.test("gen-cert signs only with a P-256 PKCS #8 key: another key or no key block is refused with the reason", async () => {
+test("gen-cert signs only with a P-256 PKCS #8 key: another key or no key block is refused with the reason", async () => {
   const rsa = await mintRsaKeys();
   const der = new Uint8Array(await crypto.subtle.exportKey("pkcs8", rsa.privateKey));
   const rsaPem = encodePem("PRIVATE KEY", btoa(String.fromCharCode(...der)));

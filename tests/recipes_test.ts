@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { mintCertificate, TempDir } from "./_fixtures.ts";
 import { ServerProcess } from "./_server.ts";
+import { test } from "./_time_limit.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 const NPM_DENO = "/usr/local/bin/deno";
@@ -40,7 +41,7 @@ async function hook(dir: TempDir, port: number, binary: string): Promise<string>
   return await dir.write(`deploy-hook-${crypto.randomUUID()}`, written);
 }
 
-Deno.test("every recipe runs the deno binary at /usr/local/bin/deno, where npm install -g --prefix /usr/local puts it", async () => {
+test("every recipe runs the deno binary at /usr/local/bin/deno, where npm install -g --prefix /usr/local puts it", async () => {
   const unit = await text("docs/systemd/signal-server.service");
   for (const line of unit.split("\n").filter((l) => /^Exec(Start|Reload)=/.test(l))) {
     assert.ok(line.includes(`=${NPM_DENO} run `), line);
@@ -57,7 +58,7 @@ Deno.test("every recipe runs the deno binary at /usr/local/bin/deno, where npm i
   assert.match(await text("docs/fleet/reload.yml"), new RegExp(`deno: ${NPM_DENO}\\n`));
 });
 
-Deno.test("the Kubernetes manifest starts the binary with command: and probes by HTTP and TCP, not a new Deno process", async () => {
+test("the Kubernetes manifest starts the binary with command: and probes by HTTP and TCP, not a new Deno process", async () => {
   const manifest = await text("docs/kubernetes/deployment.yaml");
   assert.match(manifest, new RegExp(`^ {10}command:\\n {12}- ${NPM_DENO}\\n {12}- run\\n`, "m"));
   assert.doesNotMatch(manifest, /^\s+args:/m, "no args: beginning with deno");
@@ -69,7 +70,7 @@ Deno.test("the Kubernetes manifest starts the binary with command: and probes by
   assert.match(manifest, /livenessProbe:\n\s+tcpSocket: \{ port: https \}/);
 });
 
-Deno.test("the certbot hook finds deno through DENO, PATH or /usr/local/bin/deno, and without one exits 2 saying how to install it", async () => {
+test("the certbot hook finds deno through DENO, PATH or /usr/local/bin/deno, and without one exits 2 saying how to install it", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   await using server = await ServerProcess.start({ options: { cert } });

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { mintCertificate, TempDir } from "./_fixtures.ts";
 import { ServerProcess } from "./_server.ts";
+import { test } from "./_time_limit.ts";
 
 async function stopTwice(mode: "exit" | "keep") {
   const dir = await TempDir.create();
@@ -28,7 +29,7 @@ async function stopTwice(mode: "exit" | "keep") {
   return { dir, server, request };
 }
 
-Deno.test("a second SIGTERM during the graceful stop exits at once with code 3 by default", async () => {
+test("a second SIGTERM during the graceful stop exits at once with code 3 by default", async () => {
   const { dir, server, request } = await stopTwice("exit");
   await using _dir = dir;
   await using _server = server;
@@ -38,7 +39,7 @@ Deno.test("a second SIGTERM during the graceful stop exits at once with code 3 b
   assert.equal(await request, "no answer");
 });
 
-Deno.test("with exitOnSecondSignal: false a second SIGTERM is ignored: the in-flight request finishes and code after await finished runs", async () => {
+test("with exitOnSecondSignal: false a second SIGTERM is ignored: the in-flight request finishes and code after await finished runs", async () => {
   const { dir, server, request } = await stopTwice("keep");
   await using _dir = dir;
   await using _server = server;

@@ -6,10 +6,11 @@
 
 import assert from "node:assert/strict";
 import { runWalkthrough, walkthroughSteps } from "./_walkthrough.ts";
+import { test } from "./_time_limit.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
-Deno.test("the README's walk-through commands print what the README shows, against the real server", async () => {
+test("the README's walk-through commands print what the README shows, against the real server", async () => {
   const steps = walkthroughSteps(await Deno.readTextFile(`${REPO}README.md`));
   const commands = steps.map((step) => step.command);
   for (const needed of [/task start$/, /task gen-cert --out renewed/, /--expired/, /kill -HUP/]) {
