@@ -42,7 +42,7 @@ const MIGRATION_UNAVAILABLE = {
 interface Handshake {
   /** Swaps answered when it started: pair `from % 2` was being served. */
   readonly from: number;
-  /** Swaps asked for when its handshake ended (or failed): no later pair can be in it. */
+  /** Swaps asked for when its answer came (or it failed): no later pair was in its handshake. */
   readonly to: number;
   /** The certificate its handshake presented, if it got that far. */
   readonly fingerprint?: string;
