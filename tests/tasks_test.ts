@@ -12,6 +12,7 @@ import { mintCertificate, TempDir } from "./_fixtures.ts";
 import { ServerProcess } from "./_server.ts";
 import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
 import { denoRunLine } from "../lib/cli/permissions.ts";
+import { test } from "./_time_limit.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 const DENO_DIR = Deno.execPath().replace(/\/[^/]*$/, "");
@@ -66,7 +67,7 @@ server_pid() { sed -n 's/.*\\[startup\\] pid \\([0-9]*\\)$/\\1/p' "$1" | head -1
 hello() { curl -s -m 2 http://127.0.0.1:8080/hello; echo " (curl $?)"; }
 `;
 
-Deno.test("deno task start --print-command prints the least-privilege deno run line for its flags and starts nothing", async () => {
+test("deno task start --print-command prints the least-privilege deno run line for its flags and starts nothing", async () => {
   const printed = await task(
     "start",
     "--print-command",
@@ -90,7 +91,7 @@ Deno.test("deno task start --print-command prints the least-privilege deno run l
   assert.match(tls.stdout, / '--allow-net=\[::1\]:8080,127\.0\.0\.1:3000' /);
 });
 
-Deno.test("the line --print-command prints runs the server with exactly the grants it needs", async () => {
+test("the line --print-command prints runs the server with exactly the grants it needs", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   const pidFile = dir.path("server.pid");
@@ -109,7 +110,7 @@ kill -TERM "$S"; gone "$S" && echo "stopped"
   assert.equal(ran.stdout, "Hello, world! (curl 0)\nstopped\n", ran.stderr);
 });
 
-Deno.test("a start Deno refuses under a task says what the task grants, what this run asked for, and how to get it", async () => {
+test("a start Deno refuses under a task says what the task grants, what this run asked for, and how to get it", async () => {
   const typo = await task("start", "--cert", "cert.pen");
   assert.equal(typo.code, 1);
   assert.equal(
@@ -136,7 +137,7 @@ Deno.test("a start Deno refuses under a task says what the task grants, what thi
   );
 });
 
-Deno.test("bad flags to deno task start and reload print one line that points to --help, each finished", async () => {
+test("bad flags to deno task start and reload print one line that points to --help, each finished", async () => {
   const cases: [string[], string][] = [
     [["--prot", "1"], 'unknown option "--prot"'],
     [["--warn-days", "-1"], '--warn-days must be a whole number of days ≥ 0, got "-1"'],
@@ -157,7 +158,7 @@ Deno.test("bad flags to deno task start and reload print one line that points to
   assert.equal(client.stderr.trim(), 'signal-server: unknown option "--prot" (see --help)');
 });
 
-Deno.test("deno task reload and status reach another host name, port, Unix socket and token file, as documented", async () => {
+test("deno task reload and status reach another host name, port, Unix socket and token file, as documented", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   const token = await dir.write("token", "task-token\n");
@@ -185,7 +186,7 @@ Deno.test("deno task reload and status reach another host name, port, Unix socke
   void unix;
 });
 
-Deno.test("kill on the deno task pid: SIGHUP reloads and SIGTERM stops the server (forwarded); SIGKILL stops it too, by the parent check", async () => {
+test("kill on the deno task pid: SIGHUP reloads and SIGTERM stops the server (forwarded); SIGKILL stops it too, by the parent check", async () => {
   await using dir = await TempDir.create();
   const log = dir.path("task.log");
   const ran = await inPrivateNetwork(
@@ -221,7 +222,7 @@ hello
   assert.match(stopped, /\[task\] stopped\n$/);
 });
 
-Deno.test("a server started with nohup … & keeps running once its shell has gone, by deno task start or by hand", async () => {
+test("a server started with nohup … & keeps running once its shell has gone, by deno task start or by hand", async () => {
   await using dir = await TempDir.create();
   const line = (await task("start", "--print-command", "--port", "8081", "--control-port", "3001"))
     .stdout.trim();
