@@ -19,6 +19,7 @@ import { postReload, ServerProcess } from "./_server.ts";
 import { migrationUnavailable, withMigration } from "./_sysctl.ts";
 import { helloOverNewConnection, idleConnection } from "./_tls_clients.ts";
 import type { TlsFrontName } from "../lib/serve/tls/tls_front.ts";
+import { shortFingerprint } from "../lib/reload/outcome_words.ts";
 import { STREAM_CHUNKS } from "./_echo_app.ts";
 import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
 import { permissionFlags } from "../lib/cli/permissions.ts";
@@ -133,7 +134,8 @@ async function loadDuringSwaps(front: TlsFrontName): Promise<SwapRun> {
     swaps.asked++;
     const answer = await postReload(server);
     swaps.answered++;
-    if (answer.status !== 200 || !answer.body.includes(fingerprints[swap % 2] as string)) {
+    const fingerprint = shortFingerprint(fingerprints[swap % 2] as string);
+    if (answer.status !== 200 || !answer.body.includes(`SHA-256 ${fingerprint}`)) {
       kept.push(`reload ${swap}: ${answer.status} ${answer.body}`);
     }
   }
