@@ -330,7 +330,7 @@ test("GET /metrics counts reloads by trigger and result and shows the certificat
   assert.match(text, /^signal_server_reload_duration_seconds_count 1$/m);
 });
 
-Deno.test("reload parameters: dry_run and allow_dropped_names take 1/true or 0/false; anything else is an error line", () => {
+test("reload parameters: dry_run and allow_dropped_names take 1/true or 0/false; anything else is an error line", () => {
   const parse = (query: string) => reloadOptions(new URLSearchParams(query));
   assert.deepEqual(parse(""), { ok: true, value: {} });
   assert.deepEqual(parse("dry_run=1&allow_dropped_names=TRUE"), {

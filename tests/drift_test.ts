@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { type Certificate, loadCertificate } from "../lib/certificate/certificate.ts";
 import { DriftCheck } from "../lib/reload/drift.ts";
 import { mintCertificate, TempDir } from "./_fixtures.ts";
+import { test } from "./_time_limit.ts";
 
-Deno.test("drift costs a stat per look and reads the files only when the stat changed", async () => {
+test("drift costs a stat per look and reads the files only when the stat changed", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   let reads = 0;

@@ -310,7 +310,7 @@ test("notices about the watcher and expiry name the files, the interval and what
   );
 });
 
-Deno.test("a dry run's line is the reload's line in a would-form, ending so that it cannot pass for a reload", () => {
+test("a dry run's line is the reload's line in a would-form, ending so that it cannot pass for a reload", () => {
   const base = { trigger: "http" as const, at: AT, durationMs: 1, dryRun: true };
   const tail = "; dry run: nothing was swapped or recorded";
   assert.equal(
@@ -330,7 +330,7 @@ Deno.test("a dry run's line is the reload's line in a would-form, ending so that
   assert.equal(dry, real.replace(/^reload failed: /, "would fail: ") + tail);
 });
 
-Deno.test("a reload's notes follow its line: an allowed drop of names, an earlier expiry, a new key type", () => {
+test("a reload's notes follow its line: an allowed drop of names, an earlier expiry, a new key type", () => {
   const line = formatOutcome({
     kind: "reloaded",
     trigger: "sighup",

@@ -2,13 +2,14 @@ import assert from "node:assert/strict";
 import { covers, droppedNames, normalizeIp, servedNames } from "../lib/reload/names.ts";
 import { checkRenewal } from "../lib/reload/renewal.ts";
 import { fakeCertificate } from "./_certificates.ts";
+import { test } from "./_time_limit.ts";
 
 const dns = (value: string) => ({ type: "dns" as const, value });
 const ip = (value: string) => ({ type: "ip" as const, value });
 const certificate = (subjectAltNames: string[], subject = "CN=ignored.example") =>
   fakeCertificate("AA", { subject, subjectAltNames });
 
-Deno.test("RFC 6125 wildcards: *.example.com covers one label only, never the apex or two labels", () => {
+test("RFC 6125 wildcards: *.example.com covers one label only, never the apex or two labels", () => {
   const wildcard = dns("*.example.com");
   assert.ok(covers(wildcard, dns("a.example.com")));
   assert.ok(!covers(wildcard, dns("example.com")));
@@ -21,7 +22,7 @@ Deno.test("RFC 6125 wildcards: *.example.com covers one label only, never the ap
   assert.ok(!covers(ip("10.0.0.2"), dns("10.0.0.2")), "an IP SAN does not cover a DNS name");
 });
 
-Deno.test("served names: SAN DNS and IP entries, case and trailing dot folded; the CN only without them", () => {
+test("served names: SAN DNS and IP entries, case and trailing dot folded; the CN only without them", () => {
   assert.deepEqual(
     servedNames(certificate(["DNS:WWW.Example.COM.", "IP Address:0:0:0:0:0:0:0:1", "email:a@b.c"])),
     [dns("www.example.com"), ip("::1")],
@@ -33,7 +34,7 @@ Deno.test("served names: SAN DNS and IP entries, case and trailing dot folded; t
   assert.deepEqual(servedNames(certificate([], "O=No Name")), []);
 });
 
-Deno.test("IP addresses compare as addresses: IPv6 in RFC 5952 form, IPv4 dotted, anything else refused", () => {
+test("IP addresses compare as addresses: IPv6 in RFC 5952 form, IPv4 dotted, anything else refused", () => {
   assert.equal(normalizeIp("0:0:0:0:0:0:0:1"), "::1");
   assert.equal(normalizeIp("2001:DB8:0:0:0:0:2:1"), "2001:db8::2:1");
   assert.equal(normalizeIp("2001:db8:0:0:1:0:0:1"), "2001:db8::1:0:0:1");
@@ -47,7 +48,7 @@ Deno.test("IP addresses compare as addresses: IPv6 in RFC 5952 form, IPv4 dotted
   }
 });
 
-Deno.test("dropped names: each served name no renewal name covers, in the served order", () => {
+test("dropped names: each served name no renewal name covers, in the served order", () => {
   const served = certificate(["DNS:example.com", "DNS:a.example.com", "IP Address:10.0.0.2"]);
   assert.deepEqual(droppedNames(served, certificate(["DNS:*.example.com"])), [
     dns("example.com"),
@@ -62,7 +63,7 @@ Deno.test("dropped names: each served name no renewal name covers, in the served
   );
 });
 
-Deno.test("a renewal check refuses dropped names unless allowed, and notes an earlier expiry and a new key type", () => {
+test("a renewal check refuses dropped names unless allowed, and notes an earlier expiry and a new key type", () => {
   const served = fakeCertificate("AA", {
     subjectAltNames: ["DNS:a.example", "DNS:b.example"],
     notAfter: new Date("2027-06-01T00:00:00Z"),

@@ -177,7 +177,7 @@ test("a loader that throws fails the reload instead of letting the exception esc
   assert.equal(reloader.active, OLD);
 });
 
-Deno.test("a dry run checks and answers like a reload but never activates or changes the active certificate", async () => {
+test("a dry run checks and answers like a reload but never activates or changes the active certificate", async () => {
   const loader = new ScriptedLoader();
   let activations = 0;
   const reloader = new Reloader(OLD, {
@@ -198,7 +198,7 @@ Deno.test("a dry run checks and answers like a reload but never activates or cha
   assert.equal(activations, 0);
 });
 
-Deno.test("a dry run and a real reload queued together do not share one outcome, and still never interleave", async () => {
+test("a dry run and a real reload queued together do not share one outcome, and still never interleave", async () => {
   const gate = Promise.withResolvers<void>();
   let [calls, running, maxRunning] = [0, 0, 0];
   const reloader = new Reloader(OLD, {
@@ -226,7 +226,7 @@ Deno.test("a dry run and a real reload queued together do not share one outcome,
   assert.equal(reloader.active, NEWER);
 });
 
-Deno.test("a renewal that drops a name fails as names_dropped unless the reloader or the call allows it", async () => {
+test("a renewal that drops a name fails as names_dropped unless the reloader or the call allows it", async () => {
   const served = fakeCertificate("AA", {
     subjectAltNames: ["DNS:a.example", "IP Address:10.0.0.2"],
   });

@@ -21,6 +21,7 @@ import {
 import { postReload, ServerProcess } from "./_server.ts";
 import { servedFingerprint } from "./_tls_clients.ts";
 import { serveWithReload } from "../mod.ts";
+import { test } from "./_time_limit.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 const TASKS = JSON.parse(await Deno.readTextFile(`${REPO}deno.json`)).tasks;
@@ -73,7 +74,7 @@ function names(...altNames: string[]): Promise<MintedCertificate> {
   return mintCertificate({ commonName: "example.com", altNames });
 }
 
-Deno.test("a dry run changes nothing: served fingerprint, history and metrics stay; it answers would-forms with the real statuses", async () => {
+test("a dry run changes nothing: served fingerprint, history and metrics stay; it answers would-forms with the real statuses", async () => {
   await using dir = await TempDir.create();
   const first = await mintCertificate();
   const { cert, key } = await dir.writePair(first);
@@ -146,7 +147,7 @@ Deno.test("a dry run changes nothing: served fingerprint, history and metrics st
   );
 });
 
-Deno.test("a misspelt or unknown reload parameter is refused with 400 and reloads nothing", async () => {
+test("a misspelt or unknown reload parameter is refused with 400 and reloads nothing", async () => {
   await using dir = await TempDir.create();
   const { cert } = await dir.writePair(await mintCertificate());
   await using server = await ServerProcess.start({ options: { cert } });
@@ -159,7 +160,7 @@ Deno.test("a misspelt or unknown reload parameter is refused with 400 and reload
   assert.equal((await getJson(server, "/certs")).reloads.length, 1, "only the startup load");
 });
 
-Deno.test("the hostname guard: a wildcard covers a name; a dropped IP SAN is refused as names_dropped over POST and SIGHUP, until allowed", async () => {
+test("the hostname guard: a wildcard covers a name; a dropped IP SAN is refused as names_dropped over POST and SIGHUP, until allowed", async () => {
   await using dir = await TempDir.create();
   const served = await names("a.example.com", "10.0.0.2", "::1");
   const { cert } = await dir.writePair(served);
@@ -211,7 +212,7 @@ async function servedSubjectAltNames(server: ServerProcess): Promise<string> {
   return (await getJson(server, "/certs")).certificate.subjectAltNames.join(", ");
 }
 
-Deno.test("the server flag --allow-dropped-names covers SIGHUP and --watch: *.example.com drops example.com and a.b.example.com, and the reload says so", async () => {
+test("the server flag --allow-dropped-names covers SIGHUP and --watch: *.example.com drops example.com and a.b.example.com, and the reload says so", async () => {
   await using dir = await TempDir.create();
   const served = await names("example.com", "a.b.example.com", "c.example.com");
   const { cert } = await dir.writePair(served);
@@ -237,7 +238,7 @@ Deno.test("the server flag --allow-dropped-names covers SIGHUP and --watch: *.ex
   assert.match(line.text, note);
 });
 
-Deno.test("the library: reload({ dryRun }) and reload({ allowDroppedNames }), the allowDroppedNames option, and checkDisk()", async () => {
+test("the library: reload({ dryRun }) and reload({ allowDroppedNames }), the allowDroppedNames option, and checkDisk()", async () => {
   await using dir = await TempDir.create();
   const { cert } = await dir.writePair(await names("example.com", "www.example.com"));
   const outcomes: string[] = [];
@@ -301,7 +302,7 @@ Deno.test("the library: reload({ dryRun }) and reload({ allowDroppedNames }), th
   }
 });
 
-Deno.test("a reload reports, without refusing, an earlier expiry and a changed key type", async () => {
+test("a reload reports, without refusing, an earlier expiry and a changed key type", async () => {
   await using dir = await TempDir.create();
   const { cert, key } = await dir.writePair(
     await mintCertificate({ notAfter: new Date(Date.now() + 60 * DAY_MS) }),
@@ -334,7 +335,7 @@ async function chainWith(notAfter: Date) {
   return { certificatePem: leaf.certificatePem + intermediate.certificatePem, keyPem: leaf.keyPem };
 }
 
-Deno.test("the whole chain's expiry: an intermediate expiring first drives --warn-days, the expiry metric, /certs and status, named by position", async () => {
+test("the whole chain's expiry: an intermediate expiring first drives --warn-days, the expiry metric, /certs and status, named by position", async () => {
   await using dir = await TempDir.create();
   const chain = await chainWith(new Date(Date.now() + 5 * DAY_MS));
   const cert = await dir.write("cert.pem", chain.certificatePem);
@@ -377,7 +378,7 @@ Deno.test("the whole chain's expiry: an intermediate expiring first drives --war
   assert.match((await fetch(server.controlUrl("/healthz"))).status.toString(), /^200$/);
 });
 
-Deno.test("an expired intermediate under a valid leaf: refused on reload and at startup; one that expires while served turns /healthz 503 naming it", async () => {
+test("an expired intermediate under a valid leaf: refused on reload and at startup; one that expires while served turns /healthz 503 naming it", async () => {
   await using dir = await TempDir.create();
   const soon = await chainWith(new Date(Date.now() + 4_000));
   const cert = await dir.write("cert.pem", soon.certificatePem);
@@ -413,7 +414,7 @@ Deno.test("an expired intermediate under a valid leaf: refused on reload and at 
   );
 });
 
-Deno.test("drift: an in-place rewrite and a rename show as changed (never reloaded), garbage as invalid, a missing file as unreadable, in the loader's words", async () => {
+test("drift: an in-place rewrite and a rename show as changed (never reloaded), garbage as invalid, a missing file as unreadable, in the loader's words", async () => {
   await using dir = await TempDir.create();
   const first = await mintCertificate({ commonName: "first.test" });
   const { cert, key } = await dir.writePair(first);
@@ -472,7 +473,7 @@ Deno.test("drift: an in-place rewrite and a rename show as changed (never reload
   assert.equal(await gauge(), "1");
 });
 
-Deno.test("deno task validate checks files offline, without network permission: exit 0, 1, 2, the reload's words and JSON shape", async () => {
+test("deno task validate checks files offline, without network permission: exit 0, 1, 2, the reload's words and JSON shape", async () => {
   assert.doesNotMatch(
     TASKS.validate.command,
     /--allow-(net|write|run|env|sys|ffi)|--allow-all|-A\b/,
