@@ -11,6 +11,7 @@ import { ServerProcess } from "./_server.ts";
 import { freePort, mintCertificate, TempDir } from "./_fixtures.ts";
 import { DEFAULT_OPTIONS, type Options } from "../lib/cli/options.ts";
 import { permissionFlags } from "../lib/cli/permissions.ts";
+import { test } from "./_time_limit.ts";
 
 const FLOOD = 1_000;
 const NOFILE = ["prlimit", "--nofile=256"];
@@ -97,7 +98,7 @@ async function tempPair(dir: TempDir): Promise<{ cert: string; key: string }> {
 }
 
 for (const mode of ["plain", "https"] as const) {
-  Deno.test(`out of descriptors (nofile 256, ${FLOOD} connections, ${mode}): the process lives, an existing connection and the control server are served, one notice, a metric`, async () => {
+  test(`out of descriptors (nofile 256, ${FLOOD} connections, ${mode}): the process lives, an existing connection and the control server are served, one notice, a metric`, async () => {
     await using dir = await TempDir.create();
     const { cert, key } = await tempPair(dir);
     await using server = await ServerProcess.start({
@@ -154,7 +155,7 @@ for (const mode of ["plain", "https"] as const) {
   });
 }
 
-Deno.test("slow and idle clients are closed by their timeouts: trickled headers, an idle keep-alive, a stalled body, on both servers", async () => {
+test("slow and idle clients are closed by their timeouts: trickled headers, an idle keep-alive, a stalled body, on both servers", async () => {
   await using dir = await TempDir.create();
   const { cert } = await tempPair(dir);
   await using server = await ServerProcess.start({ options: { cert, limits: SHORT } });
@@ -206,7 +207,7 @@ Deno.test("slow and idle clients are closed by their timeouts: trickled headers,
 });
 
 for (const mode of ["plain", "https", "plain with a token"] as const) {
-  Deno.test(`SIGTERM (${mode}): endless bodies and slow headers on both ports are cut after the grace, the process exits 0, the last line counts the cuts`, async () => {
+  test(`SIGTERM (${mode}): endless bodies and slow headers on both ports are cut after the grace, the process exits 0, the last line counts the cuts`, async () => {
     await using dir = await TempDir.create();
     const { cert, key } = await tempPair(dir);
     const tokenFile = mode === "plain with a token"
@@ -270,7 +271,7 @@ for (const mode of ["plain", "https", "plain with a token"] as const) {
 }
 
 for (const mode of ["plain", "https"] as const) {
-  Deno.test(`SIGTERM while 20 reload POSTs are still sending their bodies (${mode}): every one answers its real outcome`, async () => {
+  test(`SIGTERM while 20 reload POSTs are still sending their bodies (${mode}): every one answers its real outcome`, async () => {
     await using dir = await TempDir.create();
     const { cert, key } = await tempPair(dir);
     await using server = await ServerProcess.start({
@@ -354,7 +355,7 @@ async function storm(options: Options, posts: number): Promise<number[]> {
   return statuses;
 }
 
-Deno.test("a log nobody reads (stdout a full pipe) blocks nothing: 1,500 reloads answer 200, /hello answers, drops are counted and reported once read", async () => {
+test("a log nobody reads (stdout a full pipe) blocks nothing: 1,500 reloads answer 200, /hello answers, drops are counted and reported once read", async () => {
   await using dir = await TempDir.create();
   const { cert } = await tempPair(dir);
   const options = { ...DEFAULT_OPTIONS, cert, port: freePort(), controlPort: freePort() };
@@ -378,7 +379,7 @@ Deno.test("a log nobody reads (stdout a full pipe) blocks nothing: 1,500 reloads
   }
 });
 
-Deno.test("a log that cannot be written (stdout /dev/full, or a reader that went away) never fails a reload or SIGHUP", async () => {
+test("a log that cannot be written (stdout /dev/full, or a reader that went away) never fails a reload or SIGHUP", async () => {
   await using dir = await TempDir.create();
   const { cert } = await tempPair(dir);
   for (const target of ["full", "gone"] as const) {

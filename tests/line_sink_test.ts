@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { LineSink, type LineWriter, MAX_QUEUED_BYTES } from "../lib/cli/line_sink.ts";
 import { formatLostLines, Log } from "../lib/cli/log.ts";
+import { test } from "./_time_limit.ts";
 
 /** A writer whose writes wait for `release()`, or fail, as the test says. */
 class FakeWriter implements LineWriter {
@@ -31,7 +32,7 @@ class FakeWriter implements LineWriter {
 
 const LINE = "x".repeat(199);
 
-Deno.test("a stalled reader never blocks: lines beyond the queue are dropped, counted, and reported once it reads again", async () => {
+test("a stalled reader never blocks: lines beyond the queue are dropped, counted, and reported once it reads again", async () => {
   const writer = new FakeWriter();
   writer.mode = "stalled";
   const sink = new LineSink(writer, (count, reason) => `lost ${count} (${reason})`);
@@ -49,7 +50,7 @@ Deno.test("a stalled reader never blocks: lines beyond the queue are dropped, co
   ]);
 });
 
-Deno.test("a failing write (full disk, reader gone) never throws: its lines are counted, and reported when writes work again", async () => {
+test("a failing write (full disk, reader gone) never throws: its lines are counted, and reported when writes work again", async () => {
   const writer = new FakeWriter();
   writer.mode = "failing";
   const sink = new LineSink(writer, (count, reason) => `lost ${count} (${reason})`);
@@ -66,7 +67,7 @@ Deno.test("a failing write (full disk, reader gone) never throws: its lines are 
   assert.equal(sink.dropped, 2, "the count stays for /metrics");
 });
 
-Deno.test("the log's lost-lines line is a log line like the others, in both formats", async () => {
+test("the log's lost-lines line is a log line like the others, in both formats", async () => {
   for (const format of ["text", "json"] as const) {
     const writer = new FakeWriter();
     writer.mode = "failing";

@@ -14,14 +14,15 @@ import {
 import { postReload, ServerProcess } from "./_server.ts";
 import { curlWithCa, fetchWithCa, idleConnection, servedFingerprint } from "./_tls_clients.ts";
 import { shortFingerprint } from "../lib/reload/outcome_words.ts";
-import { SHUTDOWN_GRACE_MS, type TlsFrontName } from "../lib/serve/tls/tls_front.ts";
+import type { TlsFrontName } from "../lib/serve/tls/tls_front.ts";
+import { DEFAULT_LIMITS } from "../lib/serve/connection_limits.ts";
 import { test } from "./_time_limit.ts";
 
 /**
  * A stop that closes its idle connections takes milliseconds; one that leaves them open lasts the
  * grace. A quarter of the grace tells them apart on the most loaded machine.
  */
-const SHUTDOWN_BOUND_MS = SHUTDOWN_GRACE_MS / 4;
+const SHUTDOWN_BOUND_MS = DEFAULT_LIMITS.stopGraceMs / 4;
 
 /** Both HTTPS fronts pass this whole file. */
 const FRONTS = ["native", "node"] as const;
@@ -179,7 +180,7 @@ for (const front of FRONTS) {
   test(
     `SIGTERM in HTTPS mode closes an idle keep-alive connection ${
       front === "native" ? "with a TLS close_notify" : "at once"
-    } and exits 0 well within the ${SHUTDOWN_GRACE_MS} ms grace (${front} front)`,
+    } and exits 0 well within the ${DEFAULT_LIMITS.stopGraceMs} ms grace (${front} front)`,
     async () => {
       await using dir = await TempDir.create();
       const pair = await mintCertificate();
