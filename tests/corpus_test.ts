@@ -16,6 +16,10 @@ import { parseCertificate } from "../lib/certificate/certificate.ts";
 import { describeError } from "../lib/certificate/describe_error.ts";
 import { encodePem } from "../lib/ground/pem.ts";
 import { TempDir } from "./_fixtures.ts";
+import { test } from "./_time_limit.ts";
+
+/** Minted keys (RSA-4104 among them) and hundreds of openssl runs take minutes on a loaded 2-core machine. */
+const LONG_LIMIT_MS = 600_000;
 
 const VECTORS = "/usr/lib/python3/dist-packages/cryptography_vectors";
 const CA_CERTS = "/etc/ssl/certs";
@@ -214,69 +218,76 @@ async function readCorpus(): Promise<CorpusCertificate[]> {
   }));
 }
 
-Deno.test("the loader agrees with OpenSSL and Deno's TLS on every certificate of the CA bundle and pyca's x509/ vectors (PKITS included)", async () => {
-  await using dir = await TempDir.create();
-  const entries = await corpusCertificates();
-  assert.ok(entries.length > 500, `the corpus is installed (${entries.length} certificates found)`);
-  const key = await bash(
-    "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null",
-    dir.dir,
-  );
-  const disagreements: Disagreement[] = [];
-  for (const { path, pem, view } of entries) {
-    const where = display(path);
-    const middle = view === undefined
-      ? new Date()
-      : new Date((view.notBefore.getTime() + view.notAfter.getTime()) / 2);
-    const loaded = await parseCertificate(
-      { certPath: where, certBytes: encoder.encode(pem) },
-      Number.isNaN(middle.getTime()) ? new Date() : middle,
+test(
+  "the loader agrees with OpenSSL and Deno's TLS on every certificate of the CA bundle and pyca's x509/ vectors (PKITS included)",
+  { limitMs: LONG_LIMIT_MS },
+  async () => {
+    await using dir = await TempDir.create();
+    const entries = await corpusCertificates();
+    assert.ok(
+      entries.length > 500,
+      `the corpus is installed (${entries.length} certificates found)`,
     );
-    const tls = tlsTakesCertificate(pem, key);
-    if (view === undefined) {
-      if (loaded.ok) {
-        disagreements.push({ file: where, what: "OpenSSL refuses it, the loader accepts it" });
+    const key = await bash(
+      "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null",
+      dir.dir,
+    );
+    const disagreements: Disagreement[] = [];
+    for (const { path, pem, view } of entries) {
+      const where = display(path);
+      const middle = view === undefined
+        ? new Date()
+        : new Date((view.notBefore.getTime() + view.notAfter.getTime()) / 2);
+      const loaded = await parseCertificate(
+        { certPath: where, certBytes: encoder.encode(pem) },
+        Number.isNaN(middle.getTime()) ? new Date() : middle,
+      );
+      const tls = tlsTakesCertificate(pem, key);
+      if (view === undefined) {
+        if (loaded.ok) {
+          disagreements.push({ file: where, what: "OpenSSL refuses it, the loader accepts it" });
+        }
+        continue;
       }
-      continue;
-    }
-    const servable = tls.ok && servableKey(view.key);
-    if (!loaded.ok) {
-      const refusal = `${loaded.error.kind}: ${describeError(loaded.error)}`;
-      if (servable) {
+      const servable = tls.ok && servableKey(view.key);
+      if (!loaded.ok) {
+        const refusal = `${loaded.error.kind}: ${describeError(loaded.error)}`;
+        if (servable) {
+          disagreements.push({
+            file: where,
+            what: `OpenSSL reads it, Deno's TLS takes it, the loader refuses it (${refusal})`,
+          });
+        }
+        continue;
+      }
+      if (!servable) {
         disagreements.push({
           file: where,
-          what: `OpenSSL reads it, Deno's TLS takes it, the loader refuses it (${refusal})`,
+          what: `Deno's TLS refuses it (${tls.reason || view.key}), the loader accepts it`,
         });
       }
-      continue;
-    }
-    if (!servable) {
-      disagreements.push({
-        file: where,
-        what: `Deno's TLS refuses it (${tls.reason || view.key}), the loader accepts it`,
-      });
-    }
-    const got = loaded.value;
-    const fields: [string, unknown, unknown][] = [
-      ["subject", got.subject, view.subject],
-      ["issuer", got.issuer, view.issuer],
-      ["serial", got.serialNumber, view.serialNumber],
-      ["fingerprint", got.fingerprint256, view.fingerprint256],
-      ["notBefore", got.notBefore.toISOString(), view.notBefore.toISOString()],
-      ["notAfter", got.notAfter.toISOString(), view.notAfter.toISOString()],
-      ["SANs", got.subjectAltNames.join(", "), view.subjectAltNames.join(", ")],
-    ];
-    for (const [name, mine, theirs] of fields) {
-      if (mine !== theirs) {
-        disagreements.push({
-          file: where,
-          what: `${name}: loader ${JSON.stringify(mine)}, OpenSSL ${JSON.stringify(theirs)}`,
-        });
+      const got = loaded.value;
+      const fields: [string, unknown, unknown][] = [
+        ["subject", got.subject, view.subject],
+        ["issuer", got.issuer, view.issuer],
+        ["serial", got.serialNumber, view.serialNumber],
+        ["fingerprint", got.fingerprint256, view.fingerprint256],
+        ["notBefore", got.notBefore.toISOString(), view.notBefore.toISOString()],
+        ["notAfter", got.notAfter.toISOString(), view.notAfter.toISOString()],
+        ["SANs", got.subjectAltNames.join(", "), view.subjectAltNames.join(", ")],
+      ];
+      for (const [name, mine, theirs] of fields) {
+        if (mine !== theirs) {
+          disagreements.push({
+            file: where,
+            what: `${name}: loader ${JSON.stringify(mine)}, OpenSSL ${JSON.stringify(theirs)}`,
+          });
+        }
       }
     }
-  }
-  assertOnlyKnown(disagreements, KNOWN_CERTIFICATES);
-});
+    assertOnlyKnown(disagreements, KNOWN_CERTIFICATES);
+  },
+);
 
 /** How long one in-process handshake may take before it counts as refused. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -334,61 +345,65 @@ async function servesPair(
   }
 }
 
-Deno.test("the loader accepts exactly the private keys of pyca's asymmetric/ vectors that Deno's TLS serves, each with a certificate openssl makes for it", async () => {
-  await using dir = await TempDir.create();
-  const files = filesUnder(`${VECTORS}/asymmetric`, [".pem", ".der", ".key"]);
-  assert.ok(files.length > 100, `the key vectors are installed (${files.length} files found)`);
-  // A CA of our own signs, for each file openssl reads a signing key from, a leaf for that key;
-  // a file it reads none from (public keys, encrypted keys, parameters) is paired with a fixed
-  // P-256 leaf, which neither the loader nor Deno's TLS may then serve with it.
-  const script = "set -e\n" +
-    "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key\n" +
-    "openssl req -x509 -key ca.key -subj /CN=corpus-ca -days 30 -out ca.pem\n" +
-    "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > leaf.cnf\n" +
-    "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out fixed.key\n" +
-    'mint() { openssl req -new -key "$1" -subj /CN=key -out "$2.csr" && ' +
-    'openssl x509 -req -in "$2.csr" -CA ca.pem -CAkey ca.key -days 30 -extfile leaf.cnf ' +
-    '-out "$2.crt"; }\n' +
-    "mint fixed.key fixed\n" +
-    'one() { if openssl pkey -in "$1" -passin pass:wrong -out "$2.key" 2>/dev/null; then ' +
-    'mint "$2.key" "$2" >/dev/null 2>&1 || rm -f "$2.crt"; fi; }\n' +
-    "export -f one mint\nset +e\n" +
-    "xargs -P 2 -n 2 bash -c 'one \"$0\" \"$1\"' <<'EOF'\n" +
-    files.map((path, index) => `${path} k${index}`).join("\n") + "\nEOF\n";
-  await bash(script, dir.dir);
-  const ca = Deno.readTextFileSync(dir.path("ca.pem"));
-  const fixed = Deno.readTextFileSync(dir.path("fixed.crt"));
-  const now = new Date();
-  const disagreements: Disagreement[] = [];
-  let paired = 0;
-  for (const [index, path] of files.entries()) {
-    const where = display(path);
-    const keyBytes = Deno.readFileSync(path);
-    let cert = fixed;
-    try {
-      cert = Deno.readTextFileSync(dir.path(`k${index}.crt`));
-      paired++;
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+test(
+  "the loader accepts exactly the private keys of pyca's asymmetric/ vectors that Deno's TLS serves, each with a certificate openssl makes for it",
+  { limitMs: LONG_LIMIT_MS },
+  async () => {
+    await using dir = await TempDir.create();
+    const files = filesUnder(`${VECTORS}/asymmetric`, [".pem", ".der", ".key"]);
+    assert.ok(files.length > 100, `the key vectors are installed (${files.length} files found)`);
+    // A CA of our own signs, for each file openssl reads a signing key from, a leaf for that key;
+    // a file it reads none from (public keys, encrypted keys, parameters) is paired with a fixed
+    // P-256 leaf, which neither the loader nor Deno's TLS may then serve with it.
+    const script = "set -e\n" +
+      "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key\n" +
+      "openssl req -x509 -key ca.key -subj /CN=corpus-ca -days 30 -out ca.pem\n" +
+      "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > leaf.cnf\n" +
+      "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out fixed.key\n" +
+      'mint() { openssl req -new -key "$1" -subj /CN=key -out "$2.csr" && ' +
+      'openssl x509 -req -in "$2.csr" -CA ca.pem -CAkey ca.key -days 30 -extfile leaf.cnf ' +
+      '-out "$2.crt"; }\n' +
+      "mint fixed.key fixed\n" +
+      'one() { if openssl pkey -in "$1" -passin pass:wrong -out "$2.key" 2>/dev/null; then ' +
+      'mint "$2.key" "$2" >/dev/null 2>&1 || rm -f "$2.crt"; fi; }\n' +
+      "export -f one mint\nset +e\n" +
+      "xargs -P 2 -n 2 bash -c 'one \"$0\" \"$1\"' <<'EOF'\n" +
+      files.map((path, index) => `${path} k${index}`).join("\n") + "\nEOF\n";
+    await bash(script, dir.dir);
+    const ca = Deno.readTextFileSync(dir.path("ca.pem"));
+    const fixed = Deno.readTextFileSync(dir.path("fixed.crt"));
+    const now = new Date();
+    const disagreements: Disagreement[] = [];
+    let paired = 0;
+    for (const [index, path] of files.entries()) {
+      const where = display(path);
+      const keyBytes = Deno.readFileSync(path);
+      let cert = fixed;
+      try {
+        cert = Deno.readTextFileSync(dir.path(`k${index}.crt`));
+        paired++;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+      const loaded = await parseCertificate(
+        { certPath: "cert.pem", certBytes: encoder.encode(cert), keyPath: where, keyBytes },
+        now,
+      );
+      const served = await servesPair(cert, text.decode(keyBytes), ca);
+      if (loaded.ok === served.ok) continue;
+      disagreements.push({
+        file: where,
+        what: loaded.ok
+          ? `Deno's TLS refuses it (${served.reason}), the loader accepts it`
+          : `Deno's TLS serves it, the loader refuses it (${loaded.error.kind}: ${
+            describeError(loaded.error)
+          })`,
+      });
     }
-    const loaded = await parseCertificate(
-      { certPath: "cert.pem", certBytes: encoder.encode(cert), keyPath: where, keyBytes },
-      now,
-    );
-    const served = await servesPair(cert, text.decode(keyBytes), ca);
-    if (loaded.ok === served.ok) continue;
-    disagreements.push({
-      file: where,
-      what: loaded.ok
-        ? `Deno's TLS refuses it (${served.reason}), the loader accepts it`
-        : `Deno's TLS serves it, the loader refuses it (${loaded.error.kind}: ${
-          describeError(loaded.error)
-        })`,
-    });
-  }
-  assert.ok(paired > 20, `openssl made certificates for the usable keys (${paired})`);
-  assertOnlyKnown(disagreements, KNOWN_KEYS);
-});
+    assert.ok(paired > 20, `openssl made certificates for the usable keys (${paired})`);
+    assertOnlyKnown(disagreements, KNOWN_KEYS);
+  },
+);
 
 /** The error numbers `openssl verify` gives when a certificate's issuer is not the next one: no issuer of that name found, or a signature that does not verify with its key. */
 const LINK_ERRORS: ReadonlySet<string> = new Set([
@@ -400,69 +415,73 @@ const LINK_ERRORS: ReadonlySet<string> = new Set([
   "21", // X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
 ]);
 
-Deno.test("the loader breaks a PKITS chain (certificate, then a certificate of its issuer's name) exactly where openssl verify finds no issuer or a bad signature", async () => {
-  await using dir = await TempDir.create();
-  const certs = (await corpusCertificates())
-    .filter(({ path, view }) => path.includes("/PKITS_data/certs/") && view !== undefined);
-  assert.ok(certs.length > 300, `PKITS is installed (${certs.length} certificates found)`);
-  const bySubject = Map.groupBy(certs.keys(), (index) => certs[index]?.view?.subjectHash);
-  // Every certificate that is not self-issued, with each certificate of its issuer's name (the
-  // hash OpenSSL makes of the name in its canonical form), grouped by issuer.
-  const children = new Map<number, number[]>();
-  for (const [child, { pem, view }] of certs.entries()) {
-    Deno.writeTextFileSync(dir.path(`p${child}.pem`), pem);
-    for (const parent of bySubject.get(view?.issuerHash) ?? []) {
-      if (parent !== child) children.set(parent, [...(children.get(parent) ?? []), child]);
+test(
+  "the loader breaks a PKITS chain (certificate, then a certificate of its issuer's name) exactly where openssl verify finds no issuer or a bad signature",
+  { limitMs: LONG_LIMIT_MS },
+  async () => {
+    await using dir = await TempDir.create();
+    const certs = (await corpusCertificates())
+      .filter(({ path, view }) => path.includes("/PKITS_data/certs/") && view !== undefined);
+    assert.ok(certs.length > 300, `PKITS is installed (${certs.length} certificates found)`);
+    const bySubject = Map.groupBy(certs.keys(), (index) => certs[index]?.view?.subjectHash);
+    // Every certificate that is not self-issued, with each certificate of its issuer's name (the
+    // hash OpenSSL makes of the name in its canonical form), grouped by issuer.
+    const children = new Map<number, number[]>();
+    for (const [child, { pem, view }] of certs.entries()) {
+      Deno.writeTextFileSync(dir.path(`p${child}.pem`), pem);
+      for (const parent of bySubject.get(view?.issuerHash) ?? []) {
+        if (parent !== child) children.set(parent, [...(children.get(parent) ?? []), child]);
+      }
     }
-  }
-  const links = [...children].flatMap(([parent, list]) =>
-    list.map((child): [number, number] => [child, parent])
-  );
-  assert.ok(links.length > 300, `PKITS links found (${links.length})`);
-  // One openssl verify per issuer, with that issuer alone trusted (-partial_chain) and all its
-  // children; policies, CRLs and dates are not asked, and the verdict is only whether the issuer
-  // was found and its signature verified (LINK_ERRORS).
-  const script = [...children].map(([parent, list]) =>
-    `echo "=== ${parent}"; openssl verify -no_check_time -partial_chain -trusted p${parent}.pem ` +
-    `${list.map((child) => `p${child}.pem`).join(" ")} 2>&1`
-  );
-  const broken = new Map<string, string[]>();
-  const verdicts = await bash(script.join("\n"), dir.dir);
-  for (const block of verdicts.split("=== ").slice(1)) {
-    const parent = block.slice(0, block.indexOf("\n"));
-    let errors: string[] = [];
-    for (const line of block.split("\n").slice(1)) {
-      const error = /error (\d+) at \d+ depth lookup: (.*)$/.exec(line);
-      if (error !== null && LINK_ERRORS.has(error[1] ?? "")) errors.push(error[2] ?? "");
-      const end = /^(?:error )?p(\d+)\.pem: (?:OK|verification failed)$/.exec(line);
-      if (end === null) continue;
-      broken.set(`${end[1]} ${parent}`, errors);
-      errors = [];
-    }
-  }
-  const now = new Date();
-  const disagreements: Disagreement[] = [];
-  let checked = 0;
-  for (const [child, parent] of links) {
-    const pem = (index: number) => certs[index]?.pem ?? "";
-    const name = (index: number) => (certs[index]?.path ?? "").replace(/^.*\/(.*)\.crt$/, "$1");
-    const loaded = await parseCertificate(
-      { certPath: "chain.pem", certBytes: encoder.encode(pem(child) + pem(parent)) },
-      now,
+    const links = [...children].flatMap(([parent, list]) =>
+      list.map((child): [number, number] => [child, parent])
     );
-    // A certificate the loader cannot read is compared with OpenSSL in the test above.
-    if (!loaded.ok && loaded.error.kind === "invalid_certificate") continue;
-    checked++;
-    const loaderBroken = !loaded.ok && loaded.error.kind === "chain_broken";
-    const opensslBroken = broken.get(`${child} ${parent}`) ?? ["no answer from openssl verify"];
-    if (loaderBroken === (opensslBroken.length > 0)) continue;
-    disagreements.push({
-      file: `${name(child)} <- ${name(parent)}`,
-      what: loaderBroken
-        ? `openssl verify links them, the loader says the chain is broken`
-        : `openssl verify says ${opensslBroken.join("; ")}, the loader links them`,
-    });
-  }
-  assert.ok(checked > 300, `PKITS links compared (${checked})`);
-  assertOnlyKnown(disagreements, KNOWN_LINKS);
-});
+    assert.ok(links.length > 300, `PKITS links found (${links.length})`);
+    // One openssl verify per issuer, with that issuer alone trusted (-partial_chain) and all its
+    // children; policies, CRLs and dates are not asked, and the verdict is only whether the issuer
+    // was found and its signature verified (LINK_ERRORS).
+    const script = [...children].map(([parent, list]) =>
+      `echo "=== ${parent}"; openssl verify -no_check_time -partial_chain -trusted p${parent}.pem ` +
+      `${list.map((child) => `p${child}.pem`).join(" ")} 2>&1`
+    );
+    const broken = new Map<string, string[]>();
+    const verdicts = await bash(script.join("\n"), dir.dir);
+    for (const block of verdicts.split("=== ").slice(1)) {
+      const parent = block.slice(0, block.indexOf("\n"));
+      let errors: string[] = [];
+      for (const line of block.split("\n").slice(1)) {
+        const error = /error (\d+) at \d+ depth lookup: (.*)$/.exec(line);
+        if (error !== null && LINK_ERRORS.has(error[1] ?? "")) errors.push(error[2] ?? "");
+        const end = /^(?:error )?p(\d+)\.pem: (?:OK|verification failed)$/.exec(line);
+        if (end === null) continue;
+        broken.set(`${end[1]} ${parent}`, errors);
+        errors = [];
+      }
+    }
+    const now = new Date();
+    const disagreements: Disagreement[] = [];
+    let checked = 0;
+    for (const [child, parent] of links) {
+      const pem = (index: number) => certs[index]?.pem ?? "";
+      const name = (index: number) => (certs[index]?.path ?? "").replace(/^.*\/(.*)\.crt$/, "$1");
+      const loaded = await parseCertificate(
+        { certPath: "chain.pem", certBytes: encoder.encode(pem(child) + pem(parent)) },
+        now,
+      );
+      // A certificate the loader cannot read is compared with OpenSSL in the test above.
+      if (!loaded.ok && loaded.error.kind === "invalid_certificate") continue;
+      checked++;
+      const loaderBroken = !loaded.ok && loaded.error.kind === "chain_broken";
+      const opensslBroken = broken.get(`${child} ${parent}`) ?? ["no answer from openssl verify"];
+      if (loaderBroken === (opensslBroken.length > 0)) continue;
+      disagreements.push({
+        file: `${name(child)} <- ${name(parent)}`,
+        what: loaderBroken
+          ? `openssl verify links them, the loader says the chain is broken`
+          : `openssl verify says ${opensslBroken.join("; ")}, the loader links them`,
+      });
+    }
+    assert.ok(checked > 300, `PKITS links compared (${checked})`);
+    assertOnlyKnown(disagreements, KNOWN_LINKS);
+  },
+);

@@ -15,6 +15,10 @@ import {
 } from "../lib/ground/der.ts";
 import { describeError } from "../lib/certificate/describe_error.ts";
 import { TempDir } from "./_fixtures.ts";
+import { test } from "./_time_limit.ts";
+
+/** Minted keys (RSA-4104 among them) and hundreds of openssl runs take minutes on a loaded 2-core machine. */
+const LONG_LIMIT_MS = 600_000;
 
 /** Runs a bash script of openssl commands in `dir`; throws when it fails. */
 async function sh(dir: string, script: string): Promise<void> {
@@ -24,7 +28,9 @@ async function sh(dir: string, script: string): Promise<void> {
 
 const SELF_SIGNED = "openssl req -x509 -subj /CN=localhost -days 30";
 
-Deno.test("an RSA key under 2048 bits is refused in HTTPS and plain mode, naming the file", async () => {
+test("an RSA key under 2048 bits is refused in HTTPS and plain mode, naming the file", {
+  limitMs: LONG_LIMIT_MS,
+}, async () => {
   await using dir = await TempDir.create();
   await sh(
     dir.dir,
@@ -45,7 +51,9 @@ Deno.test("an RSA key under 2048 bits is refused in HTTPS and plain mode, naming
   );
 });
 
-Deno.test("a v1 certificate and one with an unknown critical extension are refused as unservable", async () => {
+test("a v1 certificate and one with an unknown critical extension are refused as unservable", {
+  limitMs: LONG_LIMIT_MS,
+}, async () => {
   await using dir = await TempDir.create();
   await sh(
     dir.dir,
@@ -70,7 +78,9 @@ Deno.test("a v1 certificate and one with an unknown critical extension are refus
   }
 });
 
-Deno.test("EC keys with explicit curve parameters load, in SEC 1 and PKCS #8", async () => {
+test("EC keys with explicit curve parameters load, in SEC 1 and PKCS #8", {
+  limitMs: LONG_LIMIT_MS,
+}, async () => {
   await using dir = await TempDir.create();
   await sh(
     dir.dir,
@@ -85,61 +95,68 @@ Deno.test("EC keys with explicit curve parameters load, in SEC 1 and PKCS #8", a
   }
 });
 
-Deno.test("chains signed by keys WebCrypto lacks verify another way, and a bad signature still breaks them", async () => {
-  await using dir = await TempDir.create();
-  const issuers = [
-    ["rsa4104", "-algorithm RSA -pkeyopt rsa_keygen_bits:4104"],
-    ["ed448", "-algorithm ED448"],
-    ["k1", "-algorithm EC -pkeyopt ec_paramgen_curve:secp256k1"],
-    ["pss", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048"],
-    ["brainpool", "-algorithm EC -pkeyopt ec_paramgen_curve:brainpoolP256r1"],
-  ];
-  await sh(
-    dir.dir,
-    "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out leaf.key && " +
-      "openssl req -new -key leaf.key -subj /CN=leaf -out leaf.csr && " +
-      "printf 'subjectAltName=DNS:leaf\\n' > v3.cnf && " +
-      issuers.map(([name, args]) =>
-        `openssl genpkey ${args} -out ${name}.key 2>/dev/null && ` +
-        `openssl req -x509 -key ${name}.key -subj /CN=${name} -days 30 -out ${name}.pem && ` +
-        `openssl x509 -req -in leaf.csr -CA ${name}.pem -CAkey ${name}.key -days 10 ` +
-        "-extfile v3.cnf " +
-        (name === "pss" ? "-sigopt rsa_padding_mode:pss -sigopt rsa_mgf1_md:sha1 -sha256 " : "") +
-        `-out ${name}-leaf.pem 2>/dev/null && cat ${name}-leaf.pem ${name}.pem > ${name}-chain.pem`
-      ).join(" && "),
-  );
-  for (const [name] of issuers) {
-    const chain = dir.path(`${name}-chain.pem`);
-    const loaded = await loadCertificate({ cert: chain, key: dir.path("leaf.key") });
-    assert.ok(loaded.ok, loaded.ok ? name : describeError(loaded.error));
-    if (name === "brainpool") {
-      // No verifier measured reliable in Deno 2.9.6: loaded, and the link named as not verified.
-      assert.equal(loaded.value.unverified.length, 1, name);
-      assert.match(describeUnverified(loaded.value.unverified[0] as UnverifiedSignature), /ECDSA/);
-      continue;
+test(
+  "chains signed by keys WebCrypto lacks verify another way, and a bad signature still breaks them",
+  { limitMs: LONG_LIMIT_MS },
+  async () => {
+    await using dir = await TempDir.create();
+    const issuers = [
+      ["rsa4104", "-algorithm RSA -pkeyopt rsa_keygen_bits:4104"],
+      ["ed448", "-algorithm ED448"],
+      ["k1", "-algorithm EC -pkeyopt ec_paramgen_curve:secp256k1"],
+      ["pss", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048"],
+      ["brainpool", "-algorithm EC -pkeyopt ec_paramgen_curve:brainpoolP256r1"],
+    ];
+    await sh(
+      dir.dir,
+      "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out leaf.key && " +
+        "openssl req -new -key leaf.key -subj /CN=leaf -out leaf.csr && " +
+        "printf 'subjectAltName=DNS:leaf\\n' > v3.cnf && " +
+        issuers.map(([name, args]) =>
+          `openssl genpkey ${args} -out ${name}.key 2>/dev/null && ` +
+          `openssl req -x509 -key ${name}.key -subj /CN=${name} -days 30 -out ${name}.pem && ` +
+          `openssl x509 -req -in leaf.csr -CA ${name}.pem -CAkey ${name}.key -days 10 ` +
+          "-extfile v3.cnf " +
+          (name === "pss" ? "-sigopt rsa_padding_mode:pss -sigopt rsa_mgf1_md:sha1 -sha256 " : "") +
+          `-out ${name}-leaf.pem 2>/dev/null && cat ${name}-leaf.pem ${name}.pem > ${name}-chain.pem`
+        ).join(" && "),
+    );
+    for (const [name] of issuers) {
+      const chain = dir.path(`${name}-chain.pem`);
+      const loaded = await loadCertificate({ cert: chain, key: dir.path("leaf.key") });
+      assert.ok(loaded.ok, loaded.ok ? name : describeError(loaded.error));
+      if (name === "brainpool") {
+        // No verifier measured reliable in Deno 2.9.6: loaded, and the link named as not verified.
+        assert.equal(loaded.value.unverified.length, 1, name);
+        assert.match(
+          describeUnverified(loaded.value.unverified[0] as UnverifiedSignature),
+          /ECDSA/,
+        );
+        continue;
+      }
+      assert.deepEqual(loaded.value.unverified, [], name);
+      const text = await Deno.readTextFile(chain);
+      const [leafPem = ""] = text.split(/(?<=-----END CERTIFICATE-----\n)/);
+      const der = Uint8Array.fromBase64(leafPem.replace(/-----[^-]+-----|\s/g, ""));
+      if (name === "k1") {
+        // The same signature with n - s is as valid; one of the two has the high s that Deno's
+        // node:crypto answers false for.
+        const other = await dir.write(
+          "k1-other-s.pem",
+          pemOf(withOtherS(der)) + text.slice(leafPem.length),
+        );
+        const again = await loadCertificate({ cert: other, key: dir.path("leaf.key") });
+        assert.ok(again.ok, again.ok ? name : describeError(again.error));
+        assert.deepEqual(again.value.unverified, [], name);
+      }
+      // One bit of the signature flipped: the chain is broken, not "unverified".
+      der[der.length - 5] = (der[der.length - 5] as number) ^ 1;
+      const bad = await dir.write(`${name}-bad.pem`, pemOf(der) + text.slice(leafPem.length));
+      const refused = await loadCertificate({ cert: bad, key: dir.path("leaf.key") });
+      assert.equal(refused.ok ? "ok" : refused.error.kind, "chain_broken", name);
     }
-    assert.deepEqual(loaded.value.unverified, [], name);
-    const text = await Deno.readTextFile(chain);
-    const [leafPem = ""] = text.split(/(?<=-----END CERTIFICATE-----\n)/);
-    const der = Uint8Array.fromBase64(leafPem.replace(/-----[^-]+-----|\s/g, ""));
-    if (name === "k1") {
-      // The same signature with n - s is as valid; one of the two has the high s that Deno's
-      // node:crypto answers false for.
-      const other = await dir.write(
-        "k1-other-s.pem",
-        pemOf(withOtherS(der)) + text.slice(leafPem.length),
-      );
-      const again = await loadCertificate({ cert: other, key: dir.path("leaf.key") });
-      assert.ok(again.ok, again.ok ? name : describeError(again.error));
-      assert.deepEqual(again.value.unverified, [], name);
-    }
-    // One bit of the signature flipped: the chain is broken, not "unverified".
-    der[der.length - 5] = (der[der.length - 5] as number) ^ 1;
-    const bad = await dir.write(`${name}-bad.pem`, pemOf(der) + text.slice(leafPem.length));
-    const refused = await loadCertificate({ cert: bad, key: dir.path("leaf.key") });
-    assert.equal(refused.ok ? "ok" : refused.error.kind, "chain_broken", name);
-  }
-});
+  },
+);
 
 /** secp256k1's group order. */
 const SECP256K1_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;

@@ -12,6 +12,7 @@ import { describeError } from "../lib/certificate/describe_error.ts";
 import { fingerprintOf, mintCertificate, TempDir } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
 import { fetchWithCa, servedFingerprint } from "./_tls_clients.ts";
+import { test } from "./_time_limit.ts";
 
 /** A crafted pair: its name, its files in the crafted folder, and words the refusal must hold. */
 interface Crafted {
@@ -97,7 +98,7 @@ async function reloadRefused(
   assert.ok(answer.body.includes(words), `${crafted.name}: ${answer.body} holds "${words}"`);
 }
 
-Deno.test("HTTPS mode: a reload to a v1, v4, unknown-critical-extension, RSA-512 or RSA-1024 pair fails with the loader's words, and handshakes still get the previous certificate", async () => {
+test("HTTPS mode: a reload to a v1, v4, unknown-critical-extension, RSA-512 or RSA-1024 pair fails with the loader's words, and handshakes still get the previous certificate", async () => {
   await using dir = await TempDir.create();
   await using craftedDir = await TempDir.create();
   const crafted = await mintCrafted(craftedDir);
@@ -115,7 +116,7 @@ Deno.test("HTTPS mode: a reload to a v1, v4, unknown-critical-extension, RSA-512
   }
 });
 
-Deno.test("plain mode: a reload to a v1, v4, unknown-critical-extension, RSA-512 or RSA-1024 certificate fails with the loader's words, and the previous one stays active", async () => {
+test("plain mode: a reload to a v1, v4, unknown-critical-extension, RSA-512 or RSA-1024 certificate fails with the loader's words, and the previous one stays active", async () => {
   await using dir = await TempDir.create();
   await using craftedDir = await TempDir.create();
   const crafted = await mintCrafted(craftedDir);
