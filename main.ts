@@ -14,6 +14,7 @@
 import { appHandler, HELLO_PATH } from "./lib/serve/app_server.ts";
 import { RELOAD_PATH } from "./lib/control/control_server.ts";
 import { EXIT_CODE } from "./lib/ground/exit_code.ts";
+import { escapeControl } from "./lib/ground/printable.ts";
 import { START_ERROR_EXIT_CODE } from "./lib/api/start_error.ts";
 import { serverUrl } from "./lib/serve/listen.ts";
 import { Log } from "./lib/cli/log.ts";
@@ -33,7 +34,7 @@ const LOG_FLUSH_MS = 1_000;
 export async function main(args: readonly string[]): Promise<number> {
   const command = parseOptions(args);
   if (!command.ok) {
-    console.error(`signal-server: ${command.error} (see --help)`);
+    console.error(`signal-server: ${escapeControl(command.error)} (see --help)`);
     return EXIT_CODE.usage;
   }
   if (command.value.kind === "help") {
@@ -51,7 +52,7 @@ export async function main(args: readonly string[]): Promise<number> {
   globalThis.addEventListener("unload", () => log.flushSync());
   const failed = async (error: StartError) => {
     const denial = task === undefined ? undefined : formatTaskDenial(error, task, serverArgs(args));
-    console.error(denial ?? formatStartError(error));
+    console.error(escapeControl(denial ?? formatStartError(error)));
     await log.flush(LOG_FLUSH_MS);
     return START_ERROR_EXIT_CODE[error.kind];
   };

@@ -20,6 +20,7 @@
 import { parseFlags } from "./args.ts";
 import { describeError } from "../certificate/describe_error.ts";
 import { hostPort } from "../ground/address.ts";
+import { escapeControl } from "../ground/printable.ts";
 import { EXIT_CODE } from "../ground/exit_code.ts";
 import { OUTCOME_EXIT_CODE } from "../reload/outcome_words.ts";
 import type { ReloadOutcomeKind } from "../reload/reloader.ts";
@@ -62,7 +63,7 @@ interface Target {
 export async function runClient(args: readonly string[]): Promise<number> {
   const parsed = _parse(args);
   if (!parsed.ok) {
-    console.error(`signal-server: ${parsed.error} (see --help)`);
+    console.error(`signal-server: ${escapeControl(parsed.error)} (see --help)`);
     return EXIT_CODE.usage;
   }
   const { command, values } = parsed.value;
@@ -74,7 +75,7 @@ export async function runClient(args: readonly string[]): Promise<number> {
   if (values["token-file"] !== undefined) {
     const token = await readTokenFile(values["token-file"]);
     if (!token.ok) {
-      console.error(`signal-server: ${describeError(token.error)}`);
+      console.error(`signal-server: ${escapeControl(describeError(token.error))}`);
       return EXIT_CODE.usage;
     }
     headers.authorization = `Bearer ${token.value}`;
@@ -92,7 +93,7 @@ export async function runClient(args: readonly string[]): Promise<number> {
         return await _health(target, client, headers);
     }
   } catch (error) {
-    console.error(`signal-server: ${_unreachable(error, target)}`);
+    console.error(`signal-server: ${escapeControl(_unreachable(error, target))}`);
     return EXIT_CODE.usage;
   } finally {
     client?.close();
@@ -118,10 +119,12 @@ async function _reload(
   const body = await response.text();
   const outcome = response.headers.get("x-reload-outcome") as ReloadOutcomeKind | null;
   if (outcome === null || !(outcome in OUTCOME_EXIT_CODE)) {
-    console.error(`signal-server: the control server at ${target.where} refused: ${body.trim()}`);
+    console.error(_refused(target, body));
     return EXIT_CODE.usage;
   }
-  (outcome === "failed" ? console.error : console.log)(body.trimEnd());
+  (outcome === "failed" ? console.error : console.log)(
+    values.json ? body.trimEnd() : escapeControl(body.trimEnd()),
+  );
   return OUTCOME_EXIT_CODE[outcome];
 }
 
@@ -137,7 +140,7 @@ async function _status(
   });
   const body = await response.text();
   if (response.status !== 200) {
-    console.error(`signal-server: the control server at ${target.where} refused: ${body.trim()}`);
+    console.error(_refused(target, body));
     return EXIT_CODE.usage;
   }
   if (json) {
@@ -159,7 +162,7 @@ async function _health(
   headers: Record<string, string>,
 ): Promise<number> {
   const response = await fetch(target.url("/healthz"), { headers, client });
-  const body = (await response.text()).trimEnd();
+  const body = escapeControl((await response.text()).trimEnd());
   if (response.status === 200) {
     console.log(body);
     return EXIT_CODE.stopped;
@@ -246,6 +249,12 @@ function _target(values: { host?: string; port?: string; socket?: string }): Tar
     grant: `--allow-net=${address}`,
     connect: () => undefined,
   };
+}
+
+/** The line for an answer that is not a reload outcome (a refusal), its control characters escaped. */
+function _refused(target: Target, body: string): string {
+  return `signal-server: the control server at ${escapeControl(target.where)} refused: ` +
+    escapeControl(body.trim());
 }
 
 function _unreachable(error: unknown, target: Target): string {

@@ -55,6 +55,8 @@ export interface MintedCertificate {
   readonly keyPem: string;
   /** The subject name, e.g. `CN=localhost`; an issuer's subject is its children's issuer. */
   readonly subject: string;
+  /** The subject's common name, as given (it may hold any character). */
+  readonly commonName: string;
   /** End of validity. */
   readonly notAfter: Date;
   /** The WebCrypto key pair. */
@@ -84,7 +86,8 @@ export async function mintCertificate(options: MintOptions = {}): Promise<Minted
   const keys = options.keys ??
     await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
   const now = Date.now();
-  const name = `CN=${options.commonName ?? "localhost"}`;
+  const commonName = options.commonName ?? "localhost";
+  const name = `CN=${commonName}`;
   const altNames = options.altNames ?? ["localhost", "127.0.0.1"];
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(options.isCa ?? false, undefined, true),
@@ -100,8 +103,9 @@ export async function mintCertificate(options: MintOptions = {}): Promise<Minted
   const signingKey = options.issuer?.keys.privateKey ?? keys.privateKey;
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: _randomSerial(),
-    subject: name,
-    issuer: options.issuer?.subject ?? name,
+    // As attributes, not as a string, so that a name may hold any character (tests mint hostile ones).
+    subject: _jsonName(commonName),
+    issuer: _jsonName(options.issuer?.commonName ?? commonName),
     notBefore: options.notBefore ?? new Date(now - MS_PER_DAY / 24),
     notAfter: options.notAfter ?? new Date(now + 30 * MS_PER_DAY),
     signingAlgorithm: _signingAlgorithm(signingKey),
@@ -114,6 +118,7 @@ export async function mintCertificate(options: MintOptions = {}): Promise<Minted
     certificatePem: certificate.toString("pem") + "\n",
     keyPem: encodePem("PRIVATE KEY", btoa(String.fromCharCode(...pkcs8))),
     subject: name,
+    commonName,
     notAfter: certificate.notAfter,
     keys,
   };
@@ -122,6 +127,10 @@ export async function mintCertificate(options: MintOptions = {}): Promise<Minted
 /** ECDSA with SHA-256, or RSA PKCS #1 v1.5 with SHA-256 for an RSA signing key. */
 function _signingAlgorithm(key: CryptoKey): Algorithm & { hash: string } {
   return key.algorithm.name === RSA_SIGNING.name ? RSA_SIGNING : ALGORITHM;
+}
+
+function _jsonName(commonName: string): x509.JsonName {
+  return [{ CN: [commonName] }];
 }
 
 function _nameType(value: string): x509.GeneralNameType {

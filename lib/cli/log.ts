@@ -10,6 +10,7 @@
 import type { Certificate } from "../certificate/certificate.ts";
 import { formatNotice, type Notice, noticeLevel } from "../api/notice.ts";
 import { daysLeft, formatTime } from "../ground/time.ts";
+import { escapeControl } from "../ground/printable.ts";
 import { formatOutcome } from "../reload/outcome_words.ts";
 import type { ReloadOutcome, ReloadTrigger } from "../reload/reloader.ts";
 import { formatStop, type StopEvent } from "../serve/signals.ts";
@@ -185,7 +186,7 @@ export class Log {
   }
 }
 
-/** Prefixes a line with its time and what it is about, for the log. */
+/** Prefixes a line with its time and what it is about, for the log; control characters in it are escaped. */
 export function formatLogLine(at: Date, tag: string, text: string): string {
-  return `${formatTime(at)} [${tag}] ${text}`;
+  return `${formatTime(at)} [${tag}] ${escapeControl(text)}`;
 }

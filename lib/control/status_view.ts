@@ -9,6 +9,7 @@
 
 import { type Certificate, describeUnverified } from "../certificate/certificate.ts";
 import { daysLeft, formatTime } from "../ground/time.ts";
+import { escapeControl } from "../ground/printable.ts";
 import { formatOutcome } from "../reload/outcome_words.ts";
 import type { ReloadAttempt } from "../reload/history.ts";
 import type { ActiveSince, ReloadOutcome } from "../reload/reloader.ts";
@@ -151,9 +152,13 @@ export interface StatusTextOptions {
 const ANSI_WARNING = "\x1b[1;33m";
 const ANSI_RESET = "\x1b[0m";
 
-/** The status view as plain text for people; days left stand out inside the warning window. */
+/**
+ * The status view as plain text for people; days left stand out inside the warning window. Every
+ * field from outside (paths, names, messages) has its control characters escaped.
+ */
 export function statusText(view: StatusView, options: StatusTextOptions = {}): string {
   const c = view.certificate;
+  const e = escapeControl;
   const earliest = c.earliestExpiry;
   const inWindow = (text: string) => {
     const warned = `${text}, within the ${c.warnDays}-day warning window: renew it`;
@@ -162,28 +167,30 @@ export function statusText(view: StatusView, options: StatusTextOptions = {}): s
   let days = _days(c.daysLeft);
   if (c.expiresSoon && earliest.position === 1) days = inWindow(days);
   const lines = [
-    `certificate   ${c.path}${c.keyPath === undefined ? "" : ` (key ${c.keyPath})`}`,
-    `subject       ${c.subject}`,
-    `issuer        ${c.issuer}`,
-    `names         ${c.subjectAltNames.join(", ") || "(none)"}`,
-    `serial        ${c.serialNumber}`,
-    `SHA-256       ${c.fingerprint256}`,
+    `certificate   ${e(c.path)}${c.keyPath === undefined ? "" : ` (key ${e(c.keyPath)})`}`,
+    `subject       ${e(c.subject)}`,
+    `issuer        ${e(c.issuer)}`,
+    `names         ${e(c.subjectAltNames.join(", ")) || "(none)"}`,
+    `serial        ${e(c.serialNumber)}`,
+    `SHA-256       ${e(c.fingerprint256)}`,
     `valid         ${formatTime(c.notBefore)} to ${formatTime(c.notAfter)} (${days})`,
     `chain         ${c.chain.length} certificate${c.chain.length === 1 ? "" : "s"}` +
     (c.chain.length > 1 ? `, the first to expire is ${earliest.position}` : ""),
     ...c.chain.map((entry, index) => {
       let left = _days(daysLeft(entry.notAfter, view.now));
       if (c.expiresSoon && index + 1 === earliest.position) left = inWindow(left);
-      return `  ${index + 1}. ${entry.subject}, expires ${formatTime(entry.notAfter)} (${left})`;
+      return `  ${index + 1}. ${e(entry.subject)}, expires ${formatTime(entry.notAfter)} (${left})`;
     }),
-    ...c.unverified.map((line) => `not verified  ${line}`),
-    `loaded        ${formatTime(c.loadedAt)} by ${c.loadedBy}`,
-    `disk          ${view.disk.message}`,
+    ...c.unverified.map((line) => `not verified  ${e(line)}`),
+    `loaded        ${formatTime(c.loadedAt)} by ${e(c.loadedBy)}`,
+    `disk          ${e(view.disk.message)}`,
     "",
     `last reloads, newest first (${view.reloads.length})`,
     ...view.reloads.map((attempt) =>
-      `  ${formatTime(attempt.at)}  ${attempt.trigger.padEnd(7)} ${attempt.result.padEnd(9)} ` +
-      `${attempt.durationMs.toFixed(1).padStart(7)} ms  ${attempt.message}`
+      `  ${formatTime(attempt.at)}  ${e(attempt.trigger).padEnd(7)} ${
+        e(attempt.result).padEnd(9)
+      } ` +
+      `${attempt.durationMs.toFixed(1).padStart(7)} ms  ${e(attempt.message)}`
     ),
   ];
   return lines.join("\n") + "\n";
