@@ -10,6 +10,8 @@
  * @module
  */
 
+import { escapeControl } from "../ground/printable.ts";
+
 /** The largest request body the control server accepts. */
 export const MAX_CONTROL_BODY_BYTES = 64 * 1024;
 
@@ -45,21 +47,78 @@ export function accessPolicy(
     return { token, hostnames: undefined, withoutToken };
   }
   const names = hostname === undefined ? LOOPBACK_NAMES : [hostname, ...LOOPBACK_NAMES];
-  return { token, hostnames: names.map((name) => name.toLowerCase()), withoutToken };
+  const hostnames = [...new Set(names.map((name) => name.toLowerCase()))];
+  return { token, hostnames, withoutToken };
+}
+
+/** Where a request is addressed: the host it names (lowercase, without brackets or port) and its path. */
+export interface RequestTarget {
+  /** The host of the `Host` header (or of an absolute-form target), e.g. `127.0.0.1` or `::1`. */
+  readonly hostname: string;
+  /** The path exactly as the client wrote it, without the query, e.g. `/certs`. */
+  readonly path: string;
+}
+
+/**
+ * The URL Deno builds from the request line and `Host`: scheme (`http`, `https`, or `http+unix` on
+ * a Unix socket), authority, then the target as sent.
+ */
+const REQUEST_URL = /^(?:https?|http\+unix):\/\/([^/?#]*)(.*)$/s;
+/** A host name or an IPv4 address, or an IPv6 address in brackets, then an optional port. */
+const HOST = /^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::\d{1,5})?$/i;
+/** What a path written plainly never holds: percent-encoding, a backslash, an empty or dot segment. */
+const UNPLAIN_PATH = /[%\\]|\/\/|\/\.\.?(?:\/|$)/;
+
+/**
+ * Reads the host and path a request is addressed to, without `new URL` (which throws on a broken
+ * `Host` and resolves `..` and `%2e`): a broken `Host`, a target that is not a path (`CONNECT`,
+ * `OPTIONS *`), or a path not written plainly is a one-line reason, for a 400.
+ */
+export function requestTarget(url: string): { ok: true; value: RequestTarget } | {
+  ok: false;
+  error: string;
+} {
+  const [, authority = "", target = ""] = REQUEST_URL.exec(url) ?? [];
+  const host = HOST.exec(authority);
+  // What the grammar lets through and a URL still refuses (a port over 65535, `[:::]`) is broken too.
+  if (host === null || !URL.canParse(url)) {
+    return {
+      ok: false,
+      error: `Bad request: the Host header "${authority}" is not a host name or address ` +
+        "with an optional port",
+    };
+  }
+  const hostname = (host[1] as string).replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  if (!target.startsWith("/")) {
+    return {
+      ok: false,
+      error: "Bad request: the request target must be a path such as /certs " +
+        "(CONNECT and OPTIONS * are not served)",
+    };
+  }
+  const path = target.replace(/[?#].*$/s, "");
+  if (UNPLAIN_PATH.test(path)) {
+    return {
+      ok: false,
+      error: "Bad request: the path must be written plainly (no percent-encoding, backslash, " +
+        "empty or dot segments)",
+    };
+  }
+  return { ok: true, value: { hostname, path } };
 }
 
 /** The refusal for a request that fails a check, or `undefined` when it may go on. */
-export function refuseRequest(request: Request, policy: AccessPolicy): Response | undefined {
-  const url = new URL(request.url);
-  if (policy.hostnames !== undefined) {
-    const host = url.hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
-    if (!policy.hostnames.includes(host)) {
-      return refusal(
-        403,
-        `Forbidden: Host "${host}" is not this control server's address; ` +
-          `use ${policy.hostnames.join(" or ")} (this blocks DNS rebinding)`,
-      );
-    }
+export function refuseRequest(
+  request: Request,
+  target: RequestTarget,
+  policy: AccessPolicy,
+): Response | undefined {
+  if (policy.hostnames !== undefined && !policy.hostnames.includes(target.hostname)) {
+    return refusal(
+      403,
+      `Forbidden: Host "${target.hostname}" is not this control server's address; ` +
+        `use ${policy.hostnames.join(" or ")} (this blocks DNS rebinding)`,
+    );
   }
   const site = request.headers.get("sec-fetch-site")?.toLowerCase();
   if (request.headers.has("origin") || (site !== undefined && BROWSER_SITES.includes(site))) {
@@ -70,7 +129,7 @@ export function refuseRequest(request: Request, policy: AccessPolicy): Response 
     );
   }
   if (
-    policy.token !== undefined && !policy.withoutToken.includes(url.pathname) &&
+    policy.token !== undefined && !policy.withoutToken.includes(target.path) &&
     !_tokenMatches(request, policy.token)
   ) {
     return refusal(
@@ -115,13 +174,13 @@ export async function refuseLargeBody(request: Request): Promise<Response | unde
   return undefined;
 }
 
-/** A one-line plain-text refusal. */
+/** A one-line plain-text refusal (control characters in it escaped). */
 export function refusal(
   status: number,
   line: string,
   headers: Record<string, string> = {},
 ): Response {
-  return new Response(`${line}\n`, {
+  return new Response(textLine(line), {
     status,
     headers: {
       "content-type": "text/plain; charset=utf-8",
@@ -129,6 +188,11 @@ export function refusal(
       ...headers,
     },
   });
+}
+
+/** A line of a plain-text answer: its control characters escaped, then a newline. */
+export function textLine(line: string): string {
+  return `${escapeControl(line)}\n`;
 }
 
 function _tokenMatches(request: Request, token: string): boolean {

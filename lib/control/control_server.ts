@@ -19,7 +19,14 @@
 import type { Certificate } from "../certificate/certificate.ts";
 import { err, ok, type Result } from "../ground/result.ts";
 import { formatHealth, formatOutcome, OUTCOME_HTTP_STATUS } from "../reload/outcome_words.ts";
-import { type AccessPolicy, refusal, refuseLargeBody, refuseRequest } from "./control_access.ts";
+import {
+  type AccessPolicy,
+  refusal,
+  refuseLargeBody,
+  refuseRequest,
+  requestTarget,
+  textLine,
+} from "./control_access.ts";
 import type { ActiveSince, ReloadOptions, ReloadOutcome } from "../reload/reloader.ts";
 import { reloadJson, statusJson, statusText, type StatusView } from "./status_view.ts";
 
@@ -89,7 +96,7 @@ export function controlHandler(
             JSON_TYPE,
             headers,
           )
-          : _answer(status, formatOutcome(outcome) + "\n", TEXT_TYPE, headers);
+          : _answer(status, textLine(formatOutcome(outcome)), TEXT_TYPE, headers);
       },
     },
     [CERTS_PATH]: {
@@ -109,14 +116,18 @@ export function controlHandler(
       allow: READ_METHODS,
       answer: () => {
         const health = formatHealth(options.active(), now());
-        return Promise.resolve(_answer(health.healthy ? 200 : 503, health.line + "\n", TEXT_TYPE));
+        return Promise.resolve(
+          _answer(health.healthy ? 200 : 503, textLine(health.line), TEXT_TYPE),
+        );
       },
     },
   };
-  return async (request) => {
-    const refused = refuseRequest(request, options.access);
+  const answer = async (request: Request) => {
+    const target = requestTarget(request.url);
+    if (!target.ok) return refusal(400, target.error, { connection: "close" });
+    const refused = refuseRequest(request, target.value, options.access);
     if (refused !== undefined) return refused;
-    const route = routes[new URL(request.url).pathname];
+    const route = Object.hasOwn(routes, target.value.path) ? routes[target.value.path] : undefined;
     if (route === undefined) {
       return refusal(
         404,
@@ -130,6 +141,19 @@ export function controlHandler(
     const tooLarge = await refuseLargeBody(request);
     if (tooLarge !== undefined) return tooLarge;
     return await route.answer(request);
+  };
+  // Nothing a request holds may end in a stack trace: an unexpected error is a one-line 500.
+  return async (request) => {
+    try {
+      return await answer(request);
+    } catch (error) {
+      return refusal(
+        500,
+        `Internal error: the control server could not answer (${
+          error instanceof Error ? error.message : String(error)
+        })`,
+      );
+    }
   };
 }
 
