@@ -14,6 +14,7 @@ const REPO = new URL("..", import.meta.url).pathname;
 const HOSTILE_NAME = "evil\n2026-01-01T00:00:00Z [SIGHUP] reloaded\r\x1b[31mred\u2028x";
 const HOSTILE_NAME_ESCAPED = "evil\\n2026-01-01T00:00:00Z [SIGHUP] reloaded\\r\\x1b[31mred\\u2028x";
 /** Any character a text surface must never print raw. */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
 const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]/;
 
 Deno.test("escapeControl writes newline, return, tab, ESC, DEL, C1, line separators and bidi overrides as escapes, and escaping twice changes nothing", () => {

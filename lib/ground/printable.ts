@@ -12,6 +12,7 @@
  * line and paragraph separators, and the bidirectional overrides and isolates (which reorder what
  * a terminal shows).
  */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
 const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const NAMED: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
