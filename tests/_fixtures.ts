@@ -43,6 +43,13 @@ export class TempDir implements AsyncDisposable {
     return target;
   }
 
+  /** Writes a file readable and writable by its owner only (mode 0600), as a token file must be. */
+  async writeSecret(name: string, contents: string): Promise<string> {
+    const target = await this.write(name, contents);
+    await Deno.chmod(target, 0o600);
+    return target;
+  }
+
   /** Writes a minted pair as `cert.pem` and `key.pem` (atomically); returns their paths. */
   async writePair(pair: MintedCertificate): Promise<{ cert: string; key: string }> {
     return {

@@ -169,7 +169,7 @@ test("/healthz turns 503 when a short-lived certificate expires while the server
 test("a control token: 401 with WWW-Authenticate without it, 200 with it; an empty or missing token file fails startup", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
-  const tokenFile = await dir.write("token", "  correct-horse-battery \n");
+  const tokenFile = await dir.writeSecret("token", "  correct-horse-battery \n");
   await using server = await ServerProcess.start({
     options: { cert, controlTokenFile: tokenFile },
   });
@@ -192,7 +192,7 @@ test("a control token: 401 with WWW-Authenticate without it, 200 with it; an emp
     assert.equal(allowed.status, 200, path);
     await allowed.body?.cancel();
   }
-  const empty = await dir.write("empty-token", " \n");
+  const empty = await dir.writeSecret("empty-token", " \n");
   await using noToken = ServerProcess.spawn({ options: { cert, controlTokenFile: empty } });
   assert.equal((await noToken.exited()).code, 1);
   assert.equal(
@@ -358,7 +358,7 @@ test("a non-loopback control address needs a token: exit 2 without one; with one
     open.stderr,
     /--control-hostname must be a loopback address .* unless --control-token-file is given/,
   );
-  const tokenFile = await dir.write("token", "t0ken");
+  const tokenFile = await dir.writeSecret("token", "t0ken");
   await using guarded = await ServerProcess.start({
     options: { cert, controlHostname: "0.0.0.0", controlTokenFile: tokenFile },
   });

@@ -112,7 +112,7 @@ test("the client reaches a token-guarded Unix socket with the README's deno run 
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   const socket = dir.path("control.sock");
-  const token = await dir.write("token", "sock-token\n");
+  const token = await dir.writeSecret("token", "sock-token\n");
   await using server = await ServerProcess.start({
     options: { cert, controlSocket: socket, controlTokenFile: token },
   });

@@ -12,6 +12,7 @@ import { EXIT_CODE } from "../ground/exit_code.ts";
 import type { OptionError } from "../ground/option_error.ts";
 import { unreachable } from "../ground/result.ts";
 import { formatListenError, type ListenError } from "../serve/listen.ts";
+import { describeTokenError, type TokenError } from "../control/token.ts";
 
 export type { OptionError } from "../ground/option_error.ts";
 
@@ -40,7 +41,7 @@ export interface PidFileError {
 export type StartError =
   | { readonly kind: "invalid_option"; readonly error: OptionError }
   | { readonly kind: "certificate"; readonly error: CertificateError }
-  | { readonly kind: "token"; readonly error: CertificateError }
+  | { readonly kind: "token"; readonly error: TokenError }
   | { readonly kind: "pid_file"; readonly error: PidFileError }
   | { readonly kind: "listen"; readonly error: ListenError };
 
@@ -77,8 +78,9 @@ export function formatStartError(error: StartError): string {
       return `Invalid option ${error.error.option}: ${error.error.problem}; ` +
         "the server was not started";
     case "certificate":
-    case "token":
       return formatStartupFailure(error.error);
+    case "token":
+      return `startup failed: ${describeTokenError(error.error)}; the server was not started`;
     case "pid_file":
       return `startup failed: Cannot use pid file "${error.error.path}": ${error.error.problem}; ` +
         "the server was not started";

@@ -567,13 +567,15 @@ const OPEN_TIMEOUT_MS = 1000;
  *   size must have been read, or the file changed while it was read: it is read again, up to
  *   three times. So an in-place rewrite in progress is never taken for the whole file.
  * Symbolic links (certbot's `live/`, Kubernetes' `..data`) are followed with a grant on the
- * configured name only.
+ * configured name only. `check` judges the file's `stat` (a link's target) before it is opened:
+ * what it returns refuses the file.
  */
-export async function readBoundedFile(
+export async function readBoundedFile<E = never>(
   path: string,
   role: FileRole,
   limit: number,
-): Promise<Result<Uint8Array, CertificateError>> {
+  check?: (info: Deno.FileInfo) => E | undefined,
+): Promise<Result<Uint8Array, CertificateError | E>> {
   try {
     for (let attempt = 1; attempt <= MAX_READ_ATTEMPTS; attempt++) {
       const before = Deno.statSync(path);
@@ -583,6 +585,9 @@ export async function readBoundedFile(
       if (before.size > limit) {
         return err({ kind: "too_large", role, path, size: before.size, limit });
       }
+      // The caller's own rule (the token file's mode), judged on the file that is then read.
+      const refused = check?.(before);
+      if (refused !== undefined) return err(refused);
       const file = await _openWithin(path, OPEN_TIMEOUT_MS);
       if (file === undefined) {
         return err({

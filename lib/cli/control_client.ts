@@ -18,7 +18,6 @@
  */
 
 import { parseFlags } from "./args.ts";
-import { describeError } from "../certificate/describe_error.ts";
 import { hostPort } from "../ground/address.ts";
 import { escapeControl } from "../ground/printable.ts";
 import { EXIT_CODE } from "../ground/exit_code.ts";
@@ -27,7 +26,7 @@ import type { ReloadOutcomeKind } from "../reload/reloader.ts";
 import { err, ok, type Result } from "../ground/result.ts";
 import { DEFAULT_ADDRESSES } from "../api/serve_options.ts";
 import { statusText, type StatusView } from "../control/status_view.ts";
-import { readTokenFile } from "../control/token.ts";
+import { describeTokenError, readTokenFile } from "../control/token.ts";
 
 /** The client's usage text. */
 export const CLIENT_USAGE =
@@ -75,7 +74,7 @@ export async function runClient(args: readonly string[]): Promise<number> {
   if (values["token-file"] !== undefined) {
     const token = await readTokenFile(values["token-file"]);
     if (!token.ok) {
-      console.error(`signal-server: ${escapeControl(describeError(token.error))}`);
+      console.error(`signal-server: ${escapeControl(describeTokenError(token.error))}`);
       return EXIT_CODE.usage;
     }
     headers.authorization = `Bearer ${token.value}`;
