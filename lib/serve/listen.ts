@@ -48,8 +48,13 @@ export type ListenError =
     readonly kind: "path_in_use";
     readonly server: ServerName;
     readonly address: string;
-    /** `socket`: a server answers on it; `file`: it is not a socket at all. */
-    readonly holder: "socket" | "file";
+    /**
+     * `socket`: a server answers on it; `file`: it is not a socket at all; `replaced`: another
+     * process removed or replaced the socket right after it was made.
+     */
+    readonly holder: "socket" | "file" | "replaced";
+    /** What is at the path when it is not a socket, e.g. `symbolic link`. */
+    readonly fileType?: string;
   }
   | {
     readonly kind: "other";
@@ -176,7 +181,11 @@ export const SOCKET_MODE = 0o600;
 /**
  * Starts `Deno.serve` on a Unix socket with mode 0600. A socket file left by a
  * crashed run (nothing answers on it) is replaced; a socket a server answers
- * on, or any other file, is refused.
+ * on, or anything else (a symbolic link, a regular file, …), is refused. The
+ * path is never followed: it is checked with `lstat`, `bind` creates the socket
+ * itself (and fails on any name in its way, a dangling link included), and the
+ * path is checked again to be a socket right before the `chmod`, which would
+ * follow a link swapped in: see docs/security.md for that window.
  */
 export async function listenUnix(
   server: ServerName,
@@ -188,7 +197,15 @@ export async function listenUnix(
   try {
     const existing = await _lstatOrUndefined(path);
     if (existing !== undefined) {
-      if (!existing.isSocket) return err({ kind: "path_in_use", server, address, holder: "file" });
+      if (!existing.isSocket) {
+        return err({
+          kind: "path_in_use",
+          server,
+          address,
+          holder: "file",
+          fileType: _fileType(existing),
+        });
+      }
       if (await _answers(path)) {
         return err({ kind: "path_in_use", server, address, holder: "socket" });
       }
@@ -200,6 +217,12 @@ export async function listenUnix(
       handler,
       serveLimits,
     );
+    const bound = await _lstatOrUndefined(path);
+    if (bound === undefined || !bound.isSocket) {
+      // Replaced between the bind and now: chmod would follow whatever is there (not ours to remove).
+      await served.shutdown();
+      return err({ kind: "path_in_use", server, address, holder: "replaced" });
+    }
     await Deno.chmod(path, SOCKET_MODE);
     return ok({
       addr: served.addr,
@@ -222,6 +245,14 @@ async function _lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefine
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
+}
+
+function _fileType(info: Deno.FileInfo): string {
+  if (info.isSymlink) return "symbolic link";
+  if (info.isFile) return "regular file";
+  if (info.isDirectory) return "directory";
+  if (info.isFifo) return "named pipe";
+  return "special file";
 }
 
 async function _answers(path: string): Promise<boolean> {
@@ -249,9 +280,16 @@ export function formatListenError(error: ListenError): string {
     case "address_not_available":
       return `${where}: no such local address; the server was not started`;
     case "path_in_use":
+      if (error.holder === "replaced") {
+        return `${where}: another process removed or replaced the socket right after it was ` +
+          "made, and its mode was not set; let only the server's user write its folder; " +
+          "the server was not started";
+      }
       return error.holder === "socket"
         ? `${where}: a server is answering on that socket already; the server was not started`
-        : `${where}: the path exists and is not a socket; remove it or choose another path; ` +
+        : `${where}: the path is ${
+          error.fileType === undefined ? "not a socket" : `a ${error.fileType}, not a socket`
+        }, and it is never followed or replaced; remove it or choose another path; ` +
           "the server was not started";
     case "other":
       return `${where}: ${error.reason}; the server was not started`;
