@@ -349,5 +349,15 @@ test("a chain verified once is still refused in the wrong order", async () => {
     "bad.pem",
     leaf.certificatePem + root.certificatePem + intermediate.certificatePem,
   );
-  assertError(await loadCertificate({ cert: swapped }), { kind: "chain_broken" });
+  // The root in the middle is named as such (issue 19) …
+  assertError(await loadCertificate({ cert: swapped }), {
+    kind: "self_signed_not_last",
+    position: 2,
+  });
+  // … and issuers out of order break the chain.
+  const reordered = await dir.write(
+    "reordered.pem",
+    intermediate.certificatePem + leaf.certificatePem + root.certificatePem,
+  );
+  assertError(await loadCertificate({ cert: reordered }), { kind: "chain_broken", position: 1 });
 });

@@ -19,6 +19,22 @@ import { withinAbout } from "../ground/timer.ts";
 /** Largest certificate or key file the loader will read, in bytes. */
 export const MAX_FILE_BYTES = 1024 * 1024;
 
+/**
+ * Most certificates a chain may hold: the leaf, the six intermediates rustls' verifier (webpki's
+ * `MAX_SUB_CA_COUNT`) builds a path through at most, and a root. OpenSSL's default depth is 100.
+ */
+export const MAX_CHAIN_CERTIFICATES = 8;
+
+/**
+ * Largest TLS Certificate message a chain may make, in bytes (60 KiB): rustls refuses a handshake
+ * message over 65,535 bytes (`MAX_HANDSHAKE_SIZE`), OpenSSL clients one over 102,400
+ * (`SSL_MAX_CERT_LIST_DEFAULT`); the margin leaves room for per-certificate extensions.
+ */
+export const MAX_CHAIN_MESSAGE_BYTES = 60 * 1024;
+
+/** Bytes a TLS 1.3 Certificate message adds: the request context and list lengths (1 + 3), then per certificate its length (3) and extensions length (2). */
+const MESSAGE_OVERHEAD = { message: 4, perCertificate: 5 } as const;
+
 /** How often a file that changes while it is read is read again before the loader gives up. */
 const MAX_READ_ATTEMPTS = 3;
 
@@ -234,6 +250,41 @@ export type CertificateError =
     readonly role: FileRole;
     readonly path: string;
     readonly reason: string;
+  }
+  // Chains no client takes (issue 19).
+  | {
+    /** More certificates than a client builds a path through. */
+    readonly kind: "chain_too_long";
+    readonly path: string;
+    readonly count: number;
+    readonly limit: number;
+  }
+  | {
+    /** A Certificate message larger than a client reads. */
+    readonly kind: "chain_too_large";
+    readonly path: string;
+    /** The TLS Certificate message the chain would make, in bytes. */
+    readonly bytes: number;
+    readonly limit: number;
+  }
+  | {
+    /** The same certificate twice. */
+    readonly kind: "duplicate_certificate";
+    readonly path: string;
+    /** Position of the repeat, 1 for the leaf. */
+    readonly position: number;
+    /** Position of its first occurrence. */
+    readonly firstPosition: number;
+  }
+  | {
+    /** A self-signed certificate (a root) before the end of the chain. */
+    readonly kind: "self_signed_not_last";
+    readonly path: string;
+    /** Its position, 1 for the leaf. */
+    readonly position: number;
+    readonly subject: string;
+    /** How many certificates the chain holds. */
+    readonly count: number;
   };
 
 /** The kind names of {@linkcode CertificateError}. */
@@ -370,6 +421,8 @@ export async function parseCertificate(
   if (certBlocks.length === 0) {
     return err({ kind: "no_certificate", path, found: blocks.value.map((b) => b.label) });
   }
+  const unserved = _unservableChain(path, certBlocks);
+  if (unserved !== undefined) return err(unserved);
   const chain: X509Certificate[] = [];
   const pems: string[] = [];
   for (const [index, block] of certBlocks.entries()) {
@@ -380,6 +433,17 @@ export async function parseCertificate(
     }
     chain.push(parsed.value);
     pems.push(der === block.der ? block.pem : encodePem(CERTIFICATE_LABEL, der.toBase64()));
+  }
+  const root = await _selfSignedBeforeEnd(chain);
+  if (root !== undefined) {
+    const { subject } = chain[root] as X509Certificate;
+    return err({
+      kind: "self_signed_not_last",
+      path,
+      position: root + 1,
+      subject,
+      count: chain.length,
+    });
   }
   const checked = await _checkChain(chain);
   if (!checked.ok) return err({ kind: "chain_broken", path, ...checked.error });
@@ -484,6 +548,49 @@ async function _parsedLeaf(der: Uint8Array<ArrayBuffer>): Promise<Result<X509Cer
     return err(`its ${algorithm.name} public key is unusable: ${_reason(error)}`);
   }
   return parsed;
+}
+
+/**
+ * Why no TLS client would take the chain as served, judged on its blocks before any is parsed (so
+ * a file of 1,800 copies costs no parsing): too many certificates, a Certificate message too large,
+ * or the same certificate twice.
+ */
+function _unservableChain(path: string, blocks: readonly PemBlock[]): CertificateError | undefined {
+  if (blocks.length > MAX_CHAIN_CERTIFICATES) {
+    return { kind: "chain_too_long", path, count: blocks.length, limit: MAX_CHAIN_CERTIFICATES };
+  }
+  const bytes = blocks.reduce<number>(
+    (sum, block) => sum + block.der.length + MESSAGE_OVERHEAD.perCertificate,
+    MESSAGE_OVERHEAD.message,
+  );
+  if (bytes > MAX_CHAIN_MESSAGE_BYTES) {
+    return { kind: "chain_too_large", path, bytes, limit: MAX_CHAIN_MESSAGE_BYTES };
+  }
+  const seen = new Map<string, number>();
+  for (const [index, block] of blocks.entries()) {
+    const first = seen.get(block.pem);
+    if (first !== undefined) {
+      return { kind: "duplicate_certificate", path, position: index + 1, firstPosition: first };
+    }
+    seen.set(block.pem, index + 1);
+  }
+  return undefined;
+}
+
+/**
+ * The index of a self-signed certificate (its own issuer, by name and by signature) anywhere but
+ * last, where a client's path building stops. A self-issued one signed by another key (a CA's key
+ * rollover) is not self-signed and passes on to the chain check.
+ */
+async function _selfSignedBeforeEnd(
+  chain: readonly X509Certificate[],
+): Promise<number | undefined> {
+  for (let i = 0; i + 1 < chain.length; i++) {
+    const certificate = chain[i] as X509Certificate;
+    if (!namesIssuer(certificate, certificate)) continue;
+    if ((await checkSignature(certificate, certificate)).kind === "verified") return i;
+  }
+  return undefined;
 }
 
 /**

@@ -88,6 +88,21 @@ export function describeError(error: CertificateError): string {
       return `The TLS server refused certificate "${error.path}" and its key: ${error.reason}`;
     case "io":
       return `Cannot read ${_file(error.role, error.path)}: ${error.reason}`;
+    case "chain_too_long":
+      return `Cannot serve certificate "${error.path}": its chain holds ${error.count} ` +
+        `certificates, over the ${error.limit} a TLS client verifies (rustls builds a path through ` +
+        "at most 6 intermediates); keep the leaf and its issuers only";
+    case "chain_too_large":
+      return `Cannot serve certificate "${error.path}": its chain makes a TLS Certificate message ` +
+        `of ${error.bytes} bytes, over the ${error.limit / BYTES_PER_KIB} KiB TLS clients read ` +
+        "(rustls refuses 64 KiB, OpenSSL 100 KiB); keep the leaf and its issuers only";
+    case "duplicate_certificate":
+      return `Cannot serve certificate "${error.path}": certificate ${error.position} repeats ` +
+        `certificate ${error.firstPosition}; list each certificate once, leaf first`;
+    case "self_signed_not_last":
+      return `Cannot serve certificate "${error.path}": certificate ${error.position} of ` +
+        `${error.count} (${error.subject}) is self-signed, so no client looks past it; a root ` +
+        "may only come last (or be left out)";
     default:
       return unreachable(error);
   }
