@@ -113,7 +113,6 @@ test("loader refuses a file over the size limit before reading it", async () => 
   const cert = await dir.write("big.pem", new Uint8Array(MAX_FILE_BYTES + 1));
   assertError(await loadCertificate({ cert }), {
     kind: "too_large",
-    size: MAX_FILE_BYTES + 1,
     limit: MAX_FILE_BYTES,
   });
 });
@@ -160,7 +159,7 @@ test("loader reports no_certificate for a private key where the certificate shou
   const leaf = await mintCertificate();
   assertError(await loadCertificate({ cert: await dir.write("c.pem", leaf.keyPem) }), {
     kind: "no_certificate",
-    found: ["PRIVATE KEY"],
+    privateKey: true,
   });
 });
 

@@ -25,7 +25,6 @@ const EXAMPLES: Record<CertificateErrorKind, CertificateError> = {
     kind: "too_large",
     role: "certificate",
     path: "cert.pem",
-    size: 2e6,
     limit: 1048576,
   },
   empty: { kind: "empty", role: "certificate", path: "cert.pem" },
@@ -37,7 +36,22 @@ const EXAMPLES: Record<CertificateErrorKind, CertificateError> = {
     path: "cert.pem",
     label: "CERTIFICATE",
   },
-  no_certificate: { kind: "no_certificate", path: "cert.pem", found: ["PRIVATE KEY"] },
+  no_certificate: { kind: "no_certificate", path: "cert.pem", privateKey: true },
+  chain_too_long: { kind: "chain_too_long", path: "cert.pem", count: 9, limit: 8 },
+  chain_too_large: { kind: "chain_too_large", path: "cert.pem", bytes: 70000, limit: 61440 },
+  duplicate_certificate: {
+    kind: "duplicate_certificate",
+    path: "cert.pem",
+    position: 2,
+    firstPosition: 1,
+  },
+  self_signed_not_last: {
+    kind: "self_signed_not_last",
+    path: "cert.pem",
+    position: 1,
+    subject: "CN=root",
+    count: 2,
+  },
   invalid_certificate: {
     kind: "invalid_certificate",
     path: "cert.pem",
@@ -231,8 +245,8 @@ test("errors about symbolic links name the link's target and never ask for a gra
       path: "live/site/fullchain.pem",
       linkTarget: "archive/site/fullchain2.pem",
     }),
-    'Cannot read certificate "live/site/fullchain.pem": file not found (it is a symbolic link ' +
-      'to "archive/site/fullchain2.pem", which does not exist)',
+    'Cannot read certificate "live/site/fullchain.pem": file not found (it is a symbolic link, ' +
+      'which pointed to "archive/site/fullchain2.pem" when checked)',
   );
   const refused = describeError({
     kind: "permission_denied",

@@ -133,7 +133,7 @@ test("a dangling link is not_found naming the link and its target, at startup an
   assert.equal(
     failed.stderr,
     `startup failed: Cannot read certificate "${layout.cert}": file not found (it is a symbolic ` +
-      `link to "${target}", which does not exist); the server was not started\n`,
+      `link, which pointed to "${target}" when checked); the server was not started\n`,
   );
 
   await Deno.rename(`${target}.gone`, target);
@@ -147,7 +147,7 @@ test("a dangling link is not_found naming the link and its target, at startup an
     post.body,
     new RegExp(
       `^reload failed: Cannot read certificate "${layout.cert}": file not found \\(it is a ` +
-        `symbolic link to "${target}", which does not exist\\); still serving the previous`,
+        `symbolic link, which pointed to "${target}" when checked\\); still serving the previous`,
     ),
   );
 });

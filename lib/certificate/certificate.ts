@@ -160,7 +160,7 @@ export type CertificateError =
     readonly kind: "not_found";
     readonly role: FileRole;
     readonly path: string;
-    /** Where the path points when it is a dangling symbolic link. */
+    /** Where the path pointed, read right before the check, when it is a symbolic link. */
     readonly linkTarget?: string;
   }
   | {
@@ -181,10 +181,10 @@ export type CertificateError =
     readonly fileType: string;
   }
   | {
+    /** Over the size limit (its exact size is not told: the file may not be ours). */
     readonly kind: "too_large";
     readonly role: FileRole;
     readonly path: string;
-    readonly size: number;
     readonly limit: number;
   }
   | { readonly kind: "empty"; readonly role: FileRole; readonly path: string }
@@ -194,9 +194,15 @@ export type CertificateError =
     readonly kind: "truncated_pem";
     readonly role: FileRole;
     readonly path: string;
+    /** `CERTIFICATE`, a `… PRIVATE KEY` label, or `PEM` for any other (not echoed from the file). */
     readonly label: string;
   }
-  | { readonly kind: "no_certificate"; readonly path: string; readonly found: readonly string[] }
+  | {
+    readonly kind: "no_certificate";
+    readonly path: string;
+    /** Whether it holds a private key instead (the key file given as the certificate). */
+    readonly privateKey: boolean;
+  }
   | {
     readonly kind: "invalid_certificate";
     readonly path: string;
@@ -419,7 +425,8 @@ export async function parseCertificate(
   if (!blocks.ok) return blocks;
   const certBlocks = blocks.value.filter((block) => CERTIFICATE_LABELS.has(block.label));
   if (certBlocks.length === 0) {
-    return err({ kind: "no_certificate", path, found: blocks.value.map((b) => b.label) });
+    const privateKey = blocks.value.some((block) => PRIVATE_KEY_LABEL.test(block.label));
+    return err({ kind: "no_certificate", path, privateKey });
   }
   const unserved = _unservableChain(path, certBlocks);
   if (unserved !== undefined) return err(unserved);
@@ -506,6 +513,11 @@ export function isSameCertificate(a: Certificate, b: Certificate): boolean {
   return fingerprints(a) === fingerprints(b) && a.keyPem === b.keyPem;
 }
 
+/** A PEM label as messages may name it: ours (`CERTIFICATE`, `… PRIVATE KEY`), else just `PEM`. */
+function _knownLabel(label: string): string {
+  return label === CERTIFICATE_LABEL || PRIVATE_KEY_LABEL.test(label) ? label : "PEM";
+}
+
 function _pemBlocks(
   bytes: Uint8Array,
   path: string,
@@ -519,14 +531,14 @@ function _pemBlocks(
     case "no_blocks":
       return err({ kind: bytes[0] === DER_SEQUENCE_TAG ? "der_encoded" : "not_pem", role, path });
     case "truncated":
-      return err({ kind: "truncated_pem", role, path, label: blocks.error.label });
+      return err({ kind: "truncated_pem", role, path, label: _knownLabel(blocks.error.label) });
     case "bad_base64":
       return role === "certificate"
         ? err({
           kind: "invalid_certificate",
           path,
           position: blocks.error.index + 1,
-          reason: `the base64 body of its ${blocks.error.label} block is corrupt`,
+          reason: `the base64 body of its ${_knownLabel(blocks.error.label)} block is corrupt`,
         })
         : err({ kind: "key_invalid", path, reason: "the base64 body of its PEM block is corrupt" });
   }
@@ -636,7 +648,7 @@ async function _matchingKey(
   if (keyBlock === undefined) {
     const reason = labels.includes(CERTIFICATE_LABEL)
       ? "it holds a certificate, not a private key (are --cert and --key swapped?)"
-      : `it holds no private key, only ${labels.join(", ")}`;
+      : "it holds no private key block";
     return err({ kind: "key_invalid", path: keyPath, reason });
   }
   if (keyBlock.label === ENCRYPTED_KEY_LABEL || keyBlock.hasHeaders) {
@@ -683,14 +695,17 @@ export async function readBoundedFile<E = never>(
   limit: number,
   check?: (info: Deno.FileInfo) => E | undefined,
 ): Promise<Result<Uint8Array, CertificateError | E>> {
+  // Where the path pointed just before it was checked: a failure names that, never a later target.
+  let linkTarget: string | undefined;
   try {
     for (let attempt = 1; attempt <= MAX_READ_ATTEMPTS; attempt++) {
+      linkTarget = _linkTarget(path);
       const before = Deno.statSync(path);
       if (!before.isFile) {
         return err({ kind: "not_a_file", role, path, fileType: _fileType(before) });
       }
       if (before.size > limit) {
-        return err({ kind: "too_large", role, path, size: before.size, limit });
+        return err({ kind: "too_large", role, path, limit });
       }
       // The caller's own rule (the token file's mode), judged on the file that is then read.
       const refused = check?.(before);
@@ -723,7 +738,9 @@ export async function readBoundedFile<E = never>(
         "(is something rewriting it in place?)",
     });
   } catch (error) {
-    return err(await describeFileError(error, path, role));
+    // Named as read right before the check; the link is not read again (under swaps a later
+    // target may exist, or not: it says nothing about the check that failed).
+    return err(fileError(error, path, role, linkTarget));
   }
 }
 
@@ -791,21 +808,11 @@ export function fileError(
   return { kind: "io", role, path, reason: _reason(error) };
 }
 
-/** Like {@linkcode fileError}, and names the link's target when the path is a symbolic link. */
-async function describeFileError(
-  error: unknown,
-  path: string,
-  role: FileRole,
-): Promise<CertificateError> {
-  return fileError(error, path, role, await _linkTarget(path));
-}
-
 /** Where a symbolic link points, joined to the link's folder; undefined for anything else. */
-async function _linkTarget(path: string): Promise<string | undefined> {
+function _linkTarget(path: string): string | undefined {
   try {
-    if (!(await Deno.lstat(path)).isSymlink) return undefined;
-    const target = await Deno.readLink(path);
-    return _resolveBeside(path, target);
+    if (!Deno.lstatSync(path).isSymlink) return undefined;
+    return _resolveBeside(path, Deno.readLinkSync(path));
   } catch {
     return undefined;
   }

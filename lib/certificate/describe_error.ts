@@ -28,7 +28,7 @@ export function describeError(error: CertificateError): string {
       return `Cannot read ${_file(error.role, error.path)}: file not found` +
         (error.linkTarget === undefined
           ? ""
-          : ` (it is a symbolic link to "${error.linkTarget}", which does not exist)`);
+          : ` (it is a symbolic link, which pointed to "${error.linkTarget}" when checked)`);
     case "permission_denied":
       return `Cannot read ${_file(error.role, error.path)}: ${_permissionCause(error)}`;
     case "not_a_file":
@@ -36,7 +36,7 @@ export function describeError(error: CertificateError): string {
         "not a regular file";
     case "too_large":
       return `Cannot read ${_file(error.role, error.path)}: it is over the size limit of ` +
-        `${error.limit / BYTES_PER_KIB} KiB (${error.size} bytes or more)`;
+        `${error.limit / BYTES_PER_KIB} KiB`;
     case "empty":
       return `Cannot load ${_file(error.role, error.path)}: the file is empty`;
     case "not_pem":
@@ -51,10 +51,9 @@ export function describeError(error: CertificateError): string {
       return `Cannot load ${_file(error.role, error.path)}: its ${error.label} block has no ` +
         "END line (is the file truncated or still being written?)";
     case "no_certificate":
-      return `Cannot load certificate "${error.path}": it holds ${error.found.join(", ")} ` +
-        "but no CERTIFICATE block" +
-        (error.found.some((label) => label.endsWith("PRIVATE KEY"))
-          ? " (is it the key file? pass the key with --key)"
+      return `Cannot load certificate "${error.path}": it holds no CERTIFICATE block` +
+        (error.privateKey
+          ? ", but a private key (is it the key file? pass the key with --key)"
           : "");
     case "invalid_certificate":
       return `Cannot parse certificate ${error.position} of "${error.path}": ${error.reason}`;
