@@ -106,6 +106,7 @@ export type { EarliestExpiry, ExpiryNotice } from "./lib/reload/expiry.ts";
 export type { WatcherNotice } from "./lib/reload/watcher.ts";
 export type { ConnectionMigrationNotice } from "./lib/serve/tls/native_front.ts";
 export type { TlsFrontNotice } from "./lib/serve/tls/tls_front.ts";
+export type { TokenError } from "./lib/control/token.ts";
 
 /**
  * A running server: its addresses, the active certificate, and the ways to reload and stop it.
