@@ -17,6 +17,25 @@ const HOSTILE_NAME_ESCAPED = "evil\\n2026-01-01T00:00:00Z [SIGHUP] reloaded\\r\\
 // deno-lint-ignore no-control-regex -- matching control characters is the point
 const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]/;
 
+/** Runs the control client with `deno task reload`'s grant for a port; returns stdout then stderr. */
+async function runClient(port: number, ...args: string[]): Promise<string> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      `--allow-net=127.0.0.1:${port}`,
+      `${REPO}lib/cli/control_client.ts`,
+      ...args,
+      "--port",
+      String(port),
+    ],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+}
+
 Deno.test("escapeControl writes newline, return, tab, ESC, DEL, C1, line separators and bidi overrides as escapes, and escaping twice changes nothing", () => {
   assert.equal(
     escapeControl("a\nb\rc\td\x1be\x7ff\x85g\u2028h\u202ei\\n"),
@@ -67,24 +86,7 @@ Deno.test("a subject and file name holding \\n, \\r and ESC are escaped in the l
   assert.deepEqual(json.certificate.subjectAltNames, ["DNS:a\nb.example"]);
 
   // The CLI: status and reload print the escaped text; status --json the exact values.
-  const cli = async (...args: string[]) => {
-    const port = String(server.options.controlPort);
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
-        `--allow-net=127.0.0.1:${port}`,
-        `${REPO}lib/cli/control_client.ts`,
-        ...args,
-        "--port",
-        port,
-      ],
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-  };
+  const cli = (...args: string[]) => runClient(server.options.controlPort, ...args);
   const status = await cli("status");
   assert.ok(status.includes(`subject       CN=${HOSTILE_NAME_ESCAPED}\n`), status);
   assert.doesNotMatch(status, RAW_CONTROL);
@@ -116,21 +118,7 @@ Deno.test("the CLI escapes control characters in what any server answers, one th
         : new Response(`${raw}\n`, { status: 403 }),
   );
   for (const command of ["reload", "status", "health"]) {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
-        `--allow-net=127.0.0.1:${port}`,
-        `${REPO}lib/cli/control_client.ts`,
-        command,
-        "--port",
-        String(port),
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const printed = new TextDecoder().decode(output.stdout) +
-      new TextDecoder().decode(output.stderr);
+    const printed = await runClient(port, command);
     assert.ok(printed.includes(HOSTILE_NAME_ESCAPED), `${command}: ${printed}`);
     assert.doesNotMatch(printed, RAW_CONTROL, command);
   }
