@@ -322,7 +322,7 @@ test("a control socket without its grants names every flag it needs", async () =
 test("--healthz-without-token: a probe gets GET /healthz without the token; /certs, /metrics and POST /reload_certs still need it", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
-  const tokenFile = await dir.write("token", "probe-free-token\n");
+  const tokenFile = await dir.writeSecret("token", "probe-free-token\n");
   await using server = await ServerProcess.start({
     options: { cert, controlTokenFile: tokenFile, healthzWithoutToken: true },
   });

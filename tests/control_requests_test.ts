@@ -90,9 +90,11 @@ async function exchange(port: number, request: string): Promise<{ status: number
       const end = text.indexOf("\r\n\r\n");
       if (end !== -1) {
         const length = Number(/content-length: (\d+)/i.exec(text.slice(0, end))?.[1] ?? 0);
-        if (text.length >= end + 4 + length) {
+        // Content-Length counts bytes, and a body may hold more than ASCII (`…`).
+        const body = new TextEncoder().encode(text.slice(end + 4));
+        if (body.length >= length) {
           const status = Number(text.split(" ")[1]);
-          return { status, body: text.slice(end + 4, end + 4 + length) };
+          return { status, body: new TextDecoder().decode(body.subarray(0, length)) };
         }
       }
       const read = await conn.read(buffer);

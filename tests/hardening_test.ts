@@ -211,7 +211,7 @@ for (const mode of ["plain", "https", "plain with a token"] as const) {
     await using dir = await TempDir.create();
     const { cert, key } = await tempPair(dir);
     const tokenFile = mode === "plain with a token"
-      ? await dir.write("token", "s3cret\n")
+      ? await dir.writeSecret("token", "s3cret\n")
       : undefined;
     await using server = await ServerProcess.start({
       options: {

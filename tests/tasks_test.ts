@@ -161,7 +161,7 @@ test("bad flags to deno task start and reload print one line that points to --he
 test("deno task reload and status reach another host name, port, Unix socket and token file, as documented", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
-  const token = await dir.write("token", "task-token\n");
+  const token = await dir.writeSecret("token", "task-token\n");
   await using tcp = await ServerProcess.start({ options: { cert, controlTokenFile: token } });
   const port = String(tcp.options.controlPort);
   const reload = await task("reload", "--host", "localhost", "--port", port, "--token-file", token);
