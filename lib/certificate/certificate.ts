@@ -700,8 +700,10 @@ export async function readBoundedFile<E = never>(
   let linkTarget: string | undefined;
   try {
     for (let attempt = 1; attempt <= MAX_READ_ATTEMPTS; attempt++) {
-      linkTarget = _linkTarget(path);
-      const before = Deno.statSync(path);
+      // One lstat: for a file that is no link it is the stat itself (no extra op per reload).
+      const seen = Deno.lstatSync(path);
+      linkTarget = seen.isSymlink ? _linkTarget(path) : undefined;
+      const before = seen.isSymlink ? Deno.statSync(path) : seen;
       if (!before.isFile) {
         return err({ kind: "not_a_file", role, path, fileType: _fileType(before) });
       }

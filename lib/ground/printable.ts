@@ -30,6 +30,9 @@ const BYTE_RANGE = 0x100;
  * ```
  */
 export function escapeControl(text: string): string {
+  // The usual line has nothing to escape: hand it back as it is, without a copy.
+  UNPRINTABLE.lastIndex = 0;
+  if (!UNPRINTABLE.test(text)) return text;
   return text.replace(UNPRINTABLE, (character) => {
     const named = NAMED[character];
     if (named !== undefined) return named;
