@@ -516,7 +516,7 @@ export function isSameCertificate(a: Certificate, b: Certificate): boolean {
 
 /** A PEM label as messages may name it: ours (`CERTIFICATE`, `… PRIVATE KEY`), else just `PEM`. */
 function _knownLabel(label: string): string {
-  return label === CERTIFICATE_LABEL || PRIVATE_KEY_LABEL.test(label) ? label : "PEM";
+  return CERTIFICATE_LABELS.has(label) || PRIVATE_KEY_LABEL.test(label) ? label : "PEM";
 }
 
 function _pemBlocks(
