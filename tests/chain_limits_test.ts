@@ -16,6 +16,7 @@ import {
 import { describeError } from "../lib/certificate/describe_error.ts";
 import { fingerprintOf, mintCertificate, mintChain, TempDir } from "./_fixtures.ts";
 import { ServerProcess } from "./_server.ts";
+import { test } from "./_time_limit.ts";
 
 async function refusal(pems: readonly string[]): Promise<CertificateError> {
   const certBytes = new TextEncoder().encode(pems.join(""));
@@ -24,7 +25,7 @@ async function refusal(pems: readonly string[]): Promise<CertificateError> {
   return parsed.error;
 }
 
-Deno.test("a chain of more than 8 certificates is chain_too_long: rustls builds a path through at most 6 intermediates", async () => {
+test("a chain of more than 8 certificates is chain_too_long: rustls builds a path through at most 6 intermediates", async () => {
   const pems = await Promise.all(
     Array.from({ length: MAX_CHAIN_CERTIFICATES + 1 }, () => mintCertificate()),
   );
@@ -38,7 +39,7 @@ Deno.test("a chain of more than 8 certificates is chain_too_long: rustls builds 
   );
 });
 
-Deno.test("a chain whose TLS Certificate message would pass 60 KiB is chain_too_large, below rustls' 64 KiB and OpenSSL's 100 KiB", async () => {
+test("a chain whose TLS Certificate message would pass 60 KiB is chain_too_large, below rustls' 64 KiB and OpenSSL's 100 KiB", async () => {
   // Eight certificates of ~8 KiB each (many names), each issued by the next.
   const names = Array.from({ length: 300 }, (_, i) => `host-${i}.a-rather-long-name.example`);
   const root = await mintCertificate({ commonName: "Big Root", isCa: true, altNames: names });
@@ -71,7 +72,7 @@ Deno.test("a chain whose TLS Certificate message would pass 60 KiB is chain_too_
   assert.ok(fits.ok, JSON.stringify(!fits.ok && fits.error));
 });
 
-Deno.test("the same certificate twice is duplicate_certificate, naming both positions", async () => {
+test("the same certificate twice is duplicate_certificate, naming both positions", async () => {
   const { leaf, intermediate, root } = await mintChain();
   const error = await refusal([
     leaf.certificatePem,
@@ -92,7 +93,7 @@ Deno.test("the same certificate twice is duplicate_certificate, naming both posi
   );
 });
 
-Deno.test("a self-signed certificate anywhere but last is self_signed_not_last; last, it is fine", async () => {
+test("a self-signed certificate anywhere but last is self_signed_not_last; last, it is fine", async () => {
   const { leaf, intermediate, root } = await mintChain();
   const error = await refusal([root.certificatePem, leaf.certificatePem]);
   assert.deepEqual(error, {
@@ -127,7 +128,7 @@ Deno.test("a self-signed certificate anywhere but last is self_signed_not_last; 
   assert.ok(whole.ok);
 });
 
-Deno.test("the issue's bundle of 1,800 copies of one certificate (under 1 MiB) is refused by a reload through the real server, which keeps serving", async () => {
+test("the issue's bundle of 1,800 copies of one certificate (under 1 MiB) is refused by a reload through the real server, which keeps serving", async () => {
   await using dir = await TempDir.create();
   const good = await mintCertificate();
   const cert = await dir.write("cert.pem", good.certificatePem);

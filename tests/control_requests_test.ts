@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { ServerProcess } from "./_server.ts";
+import { test } from "./_time_limit.ts";
 
 /** One raw HTTP/1.1 exchange: what is sent, and the status and reason expected back. */
 interface Case {
@@ -106,7 +107,7 @@ async function exchange(port: number, request: string): Promise<{ status: number
   }
 }
 
-Deno.test("malformed control requests get a 4xx with a one-line reason, answered at once, and no stack trace", async () => {
+test("malformed control requests get a 4xx with a one-line reason, answered at once, and no stack trace", async () => {
   await using server = await ServerProcess.start({ options: { cert: "cert.pem" } });
   const port = server.options.controlPort;
   for (const testCase of CASES) {

@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { loadCertificate, MAX_FILE_BYTES } from "../lib/certificate/certificate.ts";
 import { describeError } from "../lib/certificate/describe_error.ts";
 import { mintCertificate, TempDir } from "./_fixtures.ts";
+import { test } from "./_time_limit.ts";
 
-Deno.test("under fast link swaps, a not-found message never names a target the link took after the check", async () => {
+test("under fast link swaps, a not-found message never names a target the link took after the check", async () => {
   await using dir = await TempDir.create();
   const link = dir.path("cert.pem");
   const missing = dir.path("missing.pem");
@@ -59,7 +60,7 @@ while time.time() < end:
   );
 });
 
-Deno.test("a file that is not a certificate is described without its size or its PEM labels", async () => {
+test("a file that is not a certificate is described without its size or its PEM labels", async () => {
   await using dir = await TempDir.create();
   const big = await dir.write("big.pem", new Uint8Array(MAX_FILE_BYTES + 12345));
   const tooLarge = await loadCertificate({ cert: big });

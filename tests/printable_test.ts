@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { escapeControl } from "../lib/ground/printable.ts";
 import { freePort, mintCertificate, TempDir } from "./_fixtures.ts";
 import { ServerProcess } from "./_server.ts";
+import { test } from "./_time_limit.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 /** A common name that would forge a log line and colour a terminal if printed raw. */
@@ -36,7 +37,7 @@ async function runClient(port: number, ...args: string[]): Promise<string> {
   return new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
 }
 
-Deno.test("escapeControl writes newline, return, tab, ESC, DEL, C1, line separators and bidi overrides as escapes, and escaping twice changes nothing", () => {
+test("escapeControl writes newline, return, tab, ESC, DEL, C1, line separators and bidi overrides as escapes, and escaping twice changes nothing", () => {
   assert.equal(
     escapeControl("a\nb\rc\td\x1be\x7ff\x85g\u2028h\u202ei\\n"),
     "a\\nb\\rc\\td\\x1be\\x7ff\\x85g\\u2028h\\u202ei\\n",
@@ -45,7 +46,7 @@ Deno.test("escapeControl writes newline, return, tab, ESC, DEL, C1, line separat
   assert.equal(escapeControl("CN=café, O=Ünïcode ✓"), "CN=café, O=Ünïcode ✓");
 });
 
-Deno.test("a subject and file name holding \\n, \\r and ESC are escaped in the log, /certs text, HTTP answers and the CLI; JSON keeps them exact", async () => {
+test("a subject and file name holding \\n, \\r and ESC are escaped in the log, /certs text, HTTP answers and the CLI; JSON keeps them exact", async () => {
   await using dir = await TempDir.create();
   const minted = await mintCertificate({ commonName: HOSTILE_NAME, altNames: ["a\nb.example"] });
   const cert = await dir.write("cert\n[SIGHUP] x\x1b.pem", minted.certificatePem);
@@ -96,7 +97,7 @@ Deno.test("a subject and file name holding \\n, \\r and ESC are escaped in the l
   assert.equal(JSON.parse(await cli("status", "--json")).certificate.subject, `CN=${HOSTILE_NAME}`);
 });
 
-Deno.test("a start refused for a file whose name holds a newline and ESC says so on one escaped line", async () => {
+test("a start refused for a file whose name holds a newline and ESC says so on one escaped line", async () => {
   await using dir = await TempDir.create();
   const cert = dir.path("missing\n[startup] ready\x1b.pem");
   await using server = ServerProcess.spawn({ options: { cert } });
@@ -107,7 +108,7 @@ Deno.test("a start refused for a file whose name holds a newline and ESC says so
   assert.doesNotMatch(server.stderr, RAW_CONTROL);
 });
 
-Deno.test("the CLI escapes control characters in what any server answers, one that sends them raw included", async () => {
+test("the CLI escapes control characters in what any server answers, one that sends them raw included", async () => {
   const port = freePort();
   const raw = `reloaded: now serving CN=${HOSTILE_NAME}`;
   await using _server = Deno.serve(

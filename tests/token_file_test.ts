@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { mintCertificate, TempDir } from "./_fixtures.ts";
 import { ServerProcess } from "./_server.ts";
+import { test } from "./_time_limit.ts";
 
 /** Spawns the server with a token file; resolves once it is ready or has exited. */
 async function startWithToken(cert: string, tokenFile: string): Promise<ServerProcess> {
@@ -21,7 +22,7 @@ async function refusedCode(server: ServerProcess): Promise<number> {
   return (await server.exited()).code;
 }
 
-Deno.test("a token holding a space, a control character or non-ASCII refuses the start, naming what it holds and not the token", async () => {
+test("a token holding a space, a control character or non-ASCII refuses the start, naming what it holds and not the token", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   const cases: [string, string][] = [
@@ -43,7 +44,7 @@ Deno.test("a token holding a space, a control character or non-ASCII refuses the
   }
 });
 
-Deno.test("a token file group or others may read or write refuses the start with chmod 600; a link is judged on its target", async () => {
+test("a token file group or others may read or write refuses the start with chmod 600; a link is judged on its target", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   const token = "s3cret-token";

@@ -10,6 +10,7 @@ import { takePidFile } from "../lib/cli/pid_file.ts";
 import { mintCertificate, TempDir } from "./_fixtures.ts";
 import { ServerProcess } from "./_server.ts";
 import type { Options } from "../lib/cli/options.ts";
+import { test } from "./_time_limit.ts";
 
 const VICTIM_TEXT = "IMPORTANT DATA, not a pid\n";
 
@@ -26,7 +27,7 @@ async function refusedCode(server: ServerProcess, name: string): Promise<number>
   return (await server.exited()).code;
 }
 
-Deno.test("--pid-file refuses a symbolic link, a dangling one, a hard link, a directory and a FIFO, and writes nothing through them", async () => {
+test("--pid-file refuses a symbolic link, a dangling one, a hard link, a directory and a FIFO, and writes nothing through them", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   const victim = await dir.write("victim", VICTIM_TEXT);
@@ -67,7 +68,7 @@ Deno.test("--pid-file refuses a symbolic link, a dangling one, a hard link, a di
   await assert.rejects(Deno.lstat(dir.path("would-be-created")), Deno.errors.NotFound);
 });
 
-Deno.test("a pid file swapped for a link to another file while it is being opened never writes through the link", async () => {
+test("a pid file swapped for a link to another file while it is being opened never writes through the link", async () => {
   await using dir = await TempDir.create();
   const victim = await dir.write("victim", VICTIM_TEXT);
   const pidFile = dir.path("server.pid");
@@ -107,7 +108,7 @@ while time.time() < end:
   assert.ok(outcomes.taken > 0 && outcomes.refused > 0, JSON.stringify(outcomes));
 });
 
-Deno.test("--control-socket refuses a symbolic link (dangling or not) at its path and leaves the target's contents and mode alone", async () => {
+test("--control-socket refuses a symbolic link (dangling or not) at its path and leaves the target's contents and mode alone", async () => {
   await using dir = await TempDir.create();
   const cert = await dir.write("cert.pem", (await mintCertificate()).certificatePem);
   const victim = await dir.write("victim", VICTIM_TEXT);
