@@ -72,11 +72,12 @@ export class DriftCheck {
 /** Says what the disk holds, for `/certs` and `deno task status`. */
 export function formatDiskState(disk: DiskState, served: Certificate): string {
   const files = `"${served.path}"${served.keyPath === undefined ? "" : ` and "${served.keyPath}"`}`;
+  const hold = served.keyPath === undefined ? "holds" : "hold";
   switch (disk.state) {
     case "same":
-      return `same: ${files} hold the certificate being served`;
+      return `same: ${files} ${hold} the certificate being served`;
     case "changed":
-      return `changed: ${files} now hold ${disk.certificate.subject} ` +
+      return `changed: ${files} now ${hold} ${disk.certificate.subject} ` +
         `(expires ${formatTime(disk.certificate.notAfter)}, SHA-256 ` +
         `${disk.certificate.fingerprint256}), which is not served until a reload`;
     case "invalid":
