@@ -196,13 +196,17 @@ class ReloadClient implements Disposable {
   async reload(): Promise<number> {
     await this.#conn.write(RELOAD_REQUEST);
     let text = "";
+    let bytes = 0;
     while (true) {
       const read = await this.#conn.read(this.#buffer);
       if (read === null) throw new Error("the control server closed the connection");
-      text += this.#decoder.decode(this.#buffer.subarray(0, read));
+      bytes += read;
+      text += this.#decoder.decode(this.#buffer.subarray(0, read), { stream: true });
+      // The head is ASCII, so its end is at the same offset in text and in bytes; the body is
+      // UTF-8 (the shortened fingerprint ends in "…"), so Content-Length counts bytes.
       const head = text.indexOf("\r\n\r\n");
       const length = Number(/content-length: (\d+)/i.exec(text)?.[1] ?? NaN);
-      if (head !== -1 && text.length - head - 4 >= length) return Number(text.slice(9, 12));
+      if (head !== -1 && bytes - head - 4 >= length) return Number(text.slice(9, 12));
     }
   }
 
