@@ -17,7 +17,7 @@ import {
 import { describeError } from "../certificate/describe_error.ts";
 import type { Result } from "../ground/result.ts";
 import { formatTime } from "../ground/time.ts";
-import { fileState } from "./watcher.ts";
+import { statState } from "./watcher.ts";
 
 /** What the files on disk hold, compared with what is served. */
 export type DiskState =
@@ -56,7 +56,7 @@ export class DriftCheck {
 
   /** What the files hold compared with `served`: a `stat` each look, a read only when it changed. */
   async look(served: Certificate, now: Date): Promise<DiskState> {
-    const stat = await fileState(this.#paths);
+    const stat = await statState(this.#paths);
     if (this.#seen?.stat !== stat) this.#seen = { stat, loaded: await this.#load(now) };
     const loaded = this.#seen.loaded;
     if (!loaded.ok) {

@@ -126,11 +126,26 @@ export async function watchFiles(options: WatcherOptions): Promise<Watcher> {
  * Device, inode, size, modification time and content digest of each (resolved) path, or why it
  * cannot be read. Only regular files the loader would read are read (no FIFO, no device).
  */
-export async function fileState(paths: readonly string[]): Promise<string> {
+export function fileState(paths: readonly string[]): Promise<string> {
+  return _state(paths, true);
+}
+
+/**
+ * Device, inode, size and modification time of each (resolved) path, or why it cannot be read:
+ * a `stat` each, no read, for looks that must stay cheap (drift); it misses a same-size rewrite
+ * within one timestamp tick, which {@linkcode fileState} sees.
+ */
+export function statState(paths: readonly string[]): Promise<string> {
+  return _state(paths, false);
+}
+
+async function _state(paths: readonly string[], withContent: boolean): Promise<string> {
   const parts = await Promise.all(paths.map(async (path) => {
     try {
       const info = await Deno.stat(path);
-      const content = info.isFile && info.size <= MAX_FILE_BYTES ? await _digest(path) : "";
+      const content = withContent && info.isFile && info.size <= MAX_FILE_BYTES
+        ? await _digest(path)
+        : "";
       return `${info.dev}:${info.ino}:${info.size}:${info.mtime?.getTime()}:${content}`;
     } catch (error) {
       return error instanceof Error ? error.name : "unreadable";
