@@ -97,12 +97,14 @@ async function tempPair(dir: TempDir): Promise<{ cert: string; key: string }> {
   };
 }
 
-for (const mode of ["plain", "https"] as const) {
+for (const mode of ["plain", "https", "https on the node front"] as const) {
   test(`out of descriptors (nofile 256, ${FLOOD} connections, ${mode}): the process lives, an existing connection and the control server are served, one notice, a metric`, async () => {
     await using dir = await TempDir.create();
     const { cert, key } = await tempPair(dir);
     await using server = await ServerProcess.start({
-      options: mode === "plain" ? { cert } : { cert, key },
+      options: mode === "plain"
+        ? { cert }
+        : { cert, key, tlsFront: mode === "https" ? "auto" : "node" },
       wrap: NOFILE,
     });
     const port = server.options.port;

@@ -166,7 +166,7 @@ const CEILING_RESET_MS = 60_000;
  */
 export class DescriptorGuard {
   readonly #onEvent: (event: DescriptorEvent) => void;
-  readonly #sheddable = new Set<Connections>();
+  readonly #sheddable = new Set<Sheddable>();
   #ceiling = Infinity;
   #exhaustedAt = -Infinity;
   #episode: { server: ServerName; refused: number } | undefined;
@@ -174,6 +174,7 @@ export class DescriptorGuard {
   #spareCount = 0;
   #openSpare: (() => Promise<{ close(): void }>) | undefined;
   #refilling = false;
+  #probing = false;
   #closed = false;
   /** Whether the operator was told descriptors ran out, and accepts refused since. */
   #told = false;
@@ -226,6 +227,23 @@ export class DescriptorGuard {
     }
   }
 
+  /**
+   * Whether the process is out of descriptors now, for an accept loop that cannot see its own
+   * failures (the node front's): opens and closes one more spare. False while a probe is still
+   * pending (a FIFO in the file's place blocks its open), or when there are no spares to open.
+   */
+  async outOfDescriptors(): Promise<boolean> {
+    const open = this.#openSpare;
+    if (open === undefined || this.#probing || this.#closed) return false;
+    this.#probing = true;
+    const opening = open();
+    const settled = opening.then((spare) => spare.close(), (error) => {
+      if (!OUT_OF_DESCRIPTORS.test(String(error))) return;
+      return "out" as const;
+    }).finally(() => this.#probing = false);
+    return await within(settled, SPARE_OPEN_MS) === "out";
+  }
+
   /** Closes the spare descriptors for good (the servers stopped). */
   close(): void {
     this.#closed = true;
@@ -233,7 +251,7 @@ export class DescriptorGuard {
   }
 
   /** Registers the app's connections: they are capped and shed when descriptors run out. */
-  shedFrom(connections: Connections): void {
+  shedFrom(connections: Sheddable): void {
     this.#sheddable.add(connections);
   }
 
@@ -264,6 +282,14 @@ export class DescriptorGuard {
     this.#episode = undefined;
     void this.#refillSpares();
   }
+}
+
+/** Connections the descriptor guard counts and sheds: {@linkcode Connections}, or the node front's. */
+export interface Sheddable {
+  /** Their counters (`open` is read). */
+  readonly stats: ConnectionStats;
+  /** Closes connections that are not serving a request, down to `ceiling`. */
+  shed(ceiling: number): void;
 }
 
 /** What a stop did: connections cut with a request still in flight after the grace period. */

@@ -24,17 +24,20 @@ import {
 import { hostPort } from "../../ground/address.ts";
 import { err, ok, type Result } from "../../ground/result.ts";
 import { type TlsFront, tlsRejected } from "./tls_front.ts";
-import { ConnectionStats } from "../connections.ts";
+import { ConnectionStats, SHED_MIN_IDLE_MS, SWEEP_MS } from "../connections.ts";
+import { every } from "../../ground/timer.ts";
 
 /** The protocols the node front offers. */
 export const NODE_PROTOCOLS: readonly string[] = ["http/1.1"];
+/** node's default listen backlog, given again when the listener is woken (it is ignored then). */
+const NODE_BACKLOG = 511;
 
 /** Starts a `node:https` listener serving `handler` with a validated certificate and key. */
 export async function listenNodeTls(
   address: ListenAddress,
   certificate: Certificate,
   handler: Deno.ServeHandler<Deno.NetAddr>,
-  { limits }: ServeLimits,
+  { limits, guard }: ServeLimits,
 ): Promise<Result<TlsFront, ListenError>> {
   const where = hostPort(address.hostname, address.port);
   // node:net reports a missing --allow-net asynchronously as an uncaught error: ask first.
@@ -58,20 +61,35 @@ export async function listenNodeTls(
   server.requestTimeout = limits.headerTimeoutMs + limits.bodyTimeoutMs;
   const stats = new ConnectionStats();
   const sockets = new Set<Socket>();
-  // TCP connections whose TLS handshake has not completed: node's close() would wait for them
-  // (up to its 120 s handshake timeout), and no request can be in flight on them.
-  const handshaking = new Set<Socket>();
+  // TCP connections whose TLS handshake has not completed, and when they were accepted: node's
+  // close() would wait for them (up to its 120 s handshake timeout), no request can be in flight
+  // on them, and they are the ones shed when descriptors run out.
+  const handshaking = new Map<Socket, number>();
   server.on("connection", (socket: Socket) => {
-    handshaking.add(socket);
+    handshaking.set(socket, performance.now());
     sockets.add(socket);
     stats.open += 1;
     stats.accepted += 1;
+    guard.accepted("app");
     socket.once("close", () => {
       handshaking.delete(socket);
       sockets.delete(socket);
       stats.open -= 1;
     });
   });
+  const shed = (ceiling: number) => {
+    let excess = stats.open - ceiling;
+    const before = performance.now() - SHED_MIN_IDLE_MS;
+    for (const [socket, since] of handshaking) {
+      if (excess <= 0) return;
+      if (since > before) continue;
+      handshaking.delete(socket);
+      socket.destroy();
+      stats.closed.shed += 1;
+      excess -= 1;
+    }
+  };
+  guard.shedFrom({ stats, shed });
   server.on("secureConnection", (tls: TLSSocket & { _parent?: Socket }) => {
     if (tls._parent !== undefined) handshaking.delete(tls._parent);
   });
@@ -84,6 +102,8 @@ export async function listenNodeTls(
     });
   });
   if (!bound.ok) return bound;
+  const watch = new AbortController();
+  void every(SWEEP_MS, () => void _keepAccepting(server, stats, guard, limits), watch.signal);
   return ok({
     name: "node",
     protocols: NODE_PROTOCOLS,
@@ -98,6 +118,7 @@ export async function listenNodeTls(
     },
     stats,
     shutdown() {
+      watch.abort();
       return new Promise((resolve) => {
         let cut = 0;
         const force = setTimeout(() => {
@@ -110,10 +131,33 @@ export async function listenNodeTls(
           resolve({ cut });
         });
         server.closeIdleConnections();
-        for (const socket of handshaking) socket.destroy();
+        for (const socket of handshaking.keys()) socket.destroy();
       });
     },
   });
+}
+
+/**
+ * Keeps node's listener accepting when descriptors run out. In Deno 2.9.6 its accept loop
+ * (`poll_tcp_handle`, `libs/core/uv_compat/tcp.rs`) stops at the first failed `accept()`
+ * without an `error` event and is never polled again: the app port goes deaf for good. Once
+ * a second this asks the guard whether descriptors ran out (counted as a refused accept, and
+ * the guard's notice, reserve and shedding follow), caps node at the guard's ceiling, and
+ * listens again on the same socket, which only wakes the accept loop.
+ */
+async function _keepAccepting(
+  server: https.Server,
+  stats: ConnectionStats,
+  guard: ServeLimits["guard"],
+  limits: ServeLimits["limits"],
+): Promise<void> {
+  if (await guard.outOfDescriptors()) {
+    stats.refused.descriptors += 1;
+    guard.exhausted("app");
+  }
+  server.maxConnections = Math.min(limits.maxConnections, guard.ceiling);
+  const handle = Reflect.get(server, "_handle") as { listen?: (backlog: number) => number } | null;
+  if (server.listening && typeof handle?.listen === "function") handle.listen(NODE_BACKLOG);
 }
 
 /** Runs the handler for one node request and writes its response; never rejects. */
