@@ -405,3 +405,24 @@ test("a log that cannot be written (stdout /dev/full, or a reader that went away
     }
   }
 });
+
+test("a client that never sends its ClientHello is closed after --handshake-timeout on the node front, and counted", async () => {
+  await using dir = await TempDir.create();
+  const { cert, key } = await tempPair(dir);
+  await using server = await ServerProcess.start({
+    options: { cert, key, tlsFront: "node", limits: SHORT },
+  });
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port: server.options.port });
+  try {
+    assert.ok(await closedWithin(silent, 10_000), "the silent client was closed");
+  } finally {
+    silent.close();
+  }
+  assert.equal(
+    await metric(
+      server,
+      `signal_server_connections_closed_total{server="app",reason="handshake_timeout"}`,
+    ),
+    1,
+  );
+});

@@ -31,6 +31,8 @@ import { every } from "../../ground/timer.ts";
 export const NODE_PROTOCOLS: readonly string[] = ["http/1.1"];
 /** node's default listen backlog, given again when the listener is woken (it is ignored then). */
 const NODE_BACKLOG = 511;
+/** The message of the error node's TLS server emits when a handshake takes too long. */
+const NODE_HANDSHAKE_TIMEOUT = "TLS handshake timeout";
 
 /** Starts a `node:https` listener serving `handler` with a validated certificate and key. */
 export async function listenNodeTls(
@@ -76,6 +78,12 @@ export async function listenNodeTls(
       sockets.delete(socket);
       stats.open -= 1;
     });
+  });
+  // node words a handshake that ran out of time so, and nothing else so (`_handleTimeout`).
+  server.on("tlsClientError", (error: Error, socket: TLSSocket) => {
+    if (error.message !== NODE_HANDSHAKE_TIMEOUT) return;
+    stats.closed.handshake_timeout += 1;
+    socket.destroy();
   });
   const shed = (ceiling: number) => {
     let excess = stats.open - ceiling;
