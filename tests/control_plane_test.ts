@@ -14,28 +14,10 @@ import {
   TempDir,
 } from "./_fixtures.ts";
 import { postReload, ServerProcess } from "./_server.ts";
+import { curl } from "./_curl.ts";
 import { DEFAULT_OPTIONS } from "../lib/cli/options.ts";
 import { permissionFlags } from "../lib/cli/permissions.ts";
 import { test } from "./_time_limit.ts";
-
-async function curl(args: string[]): Promise<{ status: number; body: string; code: number }> {
-  const output = await new Deno.Command("curl", {
-    args: [
-      "--silent",
-      "--show-error",
-      "--max-time",
-      "10",
-      "--write-out",
-      "\n%{http_code}",
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(output.stdout);
-  const cut = text.lastIndexOf("\n");
-  return { body: text.slice(0, cut), status: Number(text.slice(cut + 1)), code: output.code };
-}
 
 async function getJson(server: ServerProcess, path: string, headers: Record<string, string> = {}) {
   const response = await fetch(server.controlUrl(path), {
