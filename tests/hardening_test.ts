@@ -13,6 +13,7 @@ import { DEFAULT_OPTIONS, type Options } from "../lib/cli/options.ts";
 import { permissionFlags } from "../lib/cli/permissions.ts";
 import { test } from "./_time_limit.ts";
 import { curl } from "./_curl.ts";
+import { flood, type FloodReport } from "./_flood.ts";
 import { CONTROL_MAX_CONNECTIONS } from "../lib/serve/connection_limits.ts";
 
 const FLOOD = 1_000;
@@ -61,77 +62,6 @@ async function closedWithin(conn: Deno.Conn, ms: number): Promise<boolean> {
   }
 }
 
-/** Where a flood connects: the app's (or control's) TCP port, or a Unix socket's path. */
-type FloodTarget = { readonly port: number } | { readonly path: string };
-
-/** What a flood saw when it ended: connections made, and how many of them the server closed. */
-interface FloodReport {
-  readonly connected: number;
-  readonly closedByServer: number;
-}
-
-/**
- * Opens `count` connections without waiting for each (the kernel's queue fills once the server
- * stops accepting; a Unix socket's connect that finds it full is tried again every 200 ms): a
- * python3 process holds them until closed. `idle` ones send nothing; `slowloris` ones trickle
- * the headers of a request, a byte each 200 ms, that never ends.
- */
-function _flood(
-  target: FloodTarget,
-  count: number,
-  flavour: "idle" | "slowloris" = "idle",
-): { close(): Promise<FloodReport> } {
-  const address = "port" in target ? `("127.0.0.1", ${target.port})` : JSON.stringify(target.path);
-  const script = `
-import errno, json, resource, select, socket, sys
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-target = ${address}
-family = socket.AF_UNIX if isinstance(target, str) else socket.AF_INET
-head = b"GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nX-Slow: "
-slow = ${flavour === "slowloris" ? "True" : "False"}
-pending, held, sent, closed = [], [], {}, set()
-def attempt(s):
-    try: s.connect(target)
-    except BlockingIOError as e:
-        if e.errno == errno.EAGAIN and family == socket.AF_UNIX: return "again"
-    except OSError: s.close(); return "gone"
-    held.append(s); sent[s] = 0; return "held"
-for _ in range(${count}):
-    s = socket.socket(family); s.setblocking(False)
-    if attempt(s) == "again": pending.append(s)
-def sweep(trickle):
-    for s in held:
-        if s in closed: continue
-        try:
-            if s.recv(4096) == b"": closed.add(s); continue
-        except BlockingIOError: pass
-        except OSError: closed.add(s); continue
-        if not trickle: continue
-        try:
-            s.send(head[sent[s]:sent[s] + 1] or b"a"); sent[s] += 1
-        except BlockingIOError: pass
-        except OSError: closed.add(s)
-while not select.select([sys.stdin], [], [], 0.2)[0]:
-    pending = [s for s in pending if attempt(s) == "again"]
-    sweep(slow)
-sweep(False)
-print(json.dumps({"connected": len(held), "closedByServer": len(closed)}))
-`;
-  const child = new Deno.Command("python3", {
-    args: ["-c", script],
-    stdin: "piped",
-    stdout: "piped",
-  }).spawn();
-  return {
-    async close() {
-      await child.stdin.close();
-      const output = await child.output();
-      return JSON.parse(decoder.decode(output.stdout)) as FloodReport;
-    },
-  };
-}
-
 async function metric(server: ServerProcess, name: string): Promise<number> {
   const text = await (await fetch(server.controlUrl("/metrics"))).text();
   const line = text.split("\n").find((candidate) => candidate.startsWith(name + " "));
@@ -168,7 +98,7 @@ for (const mode of ["plain", "https", "https on the node front"] as const) {
     const existing = await connect();
     const hello = `GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n`;
     assert.match(await exchange(existing, hello), /200 OK[\s\S]*Hello, world!/);
-    const flood = _flood({ port }, FLOOD);
+    const flooding = flood({ port }, FLOOD);
     try {
       await server.waitForLine(/\[connections\] out of file descriptors/);
       assert.match(await exchange(existing, hello), /200 OK[\s\S]*Hello, world!/);
@@ -183,7 +113,7 @@ for (const mode of ["plain", "https", "https on the node front"] as const) {
         ) >= 1,
       );
     } finally {
-      await flood.close();
+      await flooding.close();
       existing.close();
     }
     const notices = server.lines.filter((line) => /out of file descriptors/.test(line));
@@ -486,7 +416,7 @@ for (const flavour of ["idle", "slowloris"] as const) {
     });
     const onSocket = (path: string) =>
       curl(["--max-time", "15", "--unix-socket", socket, `http://localhost${path}`]);
-    const flood = _flood({ path: socket }, FLOOD, flavour);
+    const flooding = flood({ path: socket }, FLOOD, flavour);
     let report: FloodReport;
     try {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -507,7 +437,7 @@ for (const flavour of ["idle", "slowloris"] as const) {
       // The first cap's worth waited in vain for their headers, and made room for the request.
       assert.ok(timedOut >= CONTROL_MAX_CONNECTIONS, `header timeouts: ${timedOut}`);
     } finally {
-      report = await flood.close();
+      report = await flooding.close();
     }
     assert.equal(report.connected, FLOOD);
     assert.ok(
