@@ -6,10 +6,19 @@
  * @module
  */
 
+import { CLIENT_CPU } from "../bench/_measure.ts";
+
 const decoder = new TextDecoder();
 
 /** Where a flood connects: the app's (or control's) TCP port, or a Unix socket's path. */
 export type FloodTarget = { readonly port: number } | { readonly path: string };
+
+/**
+ * How each connection of a flood behaves: `idle` sends nothing, `slowloris` trickles the headers
+ * of a request that never ends, a byte each 200 ms, `keepalive` sends one `GET /hello` and stays
+ * open idle once answered.
+ */
+export type FloodFlavour = "idle" | "slowloris" | "keepalive";
 
 /** What a flood saw when it ended: connections made, and how many of them the server closed. */
 export interface FloodReport {
@@ -22,13 +31,12 @@ export interface FloodReport {
 /**
  * Opens `count` connections without waiting for each (the kernel's queue fills once the server
  * stops accepting; a Unix socket's connect that finds it full is tried again every 200 ms): a
- * python3 process holds them until closed. `idle` ones send nothing; `slowloris` ones trickle
- * the headers of a request, a byte each 200 ms, that never ends.
+ * python3 process holds them until closed; `flavour` says what each sends.
  */
 export function flood(
   target: FloodTarget,
   count: number,
-  flavour: "idle" | "slowloris" = "idle",
+  flavour: FloodFlavour = "idle",
 ): { close(): Promise<FloodReport> } {
   const address = "port" in target ? `("127.0.0.1", ${target.port})` : JSON.stringify(target.path);
   const script = `
@@ -38,7 +46,8 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 target = ${address}
 family = socket.AF_UNIX if isinstance(target, str) else socket.AF_INET
 head = b"GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nX-Slow: "
-slow = ${flavour === "slowloris" ? "True" : "False"}
+flavour = "${flavour}"
+ask = b"GET /hello HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"
 pending, held, sent, closed = [], [], {}, set()
 def attempt(s):
     try: s.connect(target)
@@ -56,19 +65,24 @@ def sweep(trickle):
             if s.recv(4096) == b"": closed.add(s); continue
         except BlockingIOError: pass
         except OSError: closed.add(s); continue
-        if not trickle: continue
+        if not trickle or (flavour == "keepalive" and sent[s] > 0): continue
         try:
-            s.send(head[sent[s]:sent[s] + 1] or b"a"); sent[s] += 1
+            if flavour == "keepalive": s.send(ask); sent[s] = 1
+            else: s.send(head[sent[s]:sent[s] + 1] or b"a"); sent[s] += 1
         except BlockingIOError: pass
         except OSError: closed.add(s)
 while not select.select([sys.stdin], [], [], 0.2)[0]:
     pending = [s for s in pending if attempt(s) == "again"]
-    sweep(slow)
+    sweep(flavour != "idle")
 sweep(False)
 print(json.dumps({"connected": len(held), "closedByServer": len(closed)}))
 `;
-  const child = new Deno.Command("python3", {
-    args: ["-c", script],
+  // A load client runs on the other CPU, off the one the server's CPU time is measured on.
+  const [command, ...args] = navigator.hardwareConcurrency >= 2
+    ? ["taskset", "-c", String(CLIENT_CPU), "python3", "-c", script]
+    : ["python3", "-c", script];
+  const child = new Deno.Command(command as string, {
+    args,
     stdin: "piped",
     stdout: "piped",
   }).spawn();
