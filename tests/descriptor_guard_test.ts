@@ -11,15 +11,18 @@ import { DescriptorGuard } from "../lib/serve/connections.ts";
 import { test } from "./_time_limit.ts";
 
 test("outOfDescriptors is true when opening a spare fails with EMFILE, false when it opens (and closes it) or fails otherwise", async () => {
-  const outcomes: (() => Promise<{ close(): void }>)[] = [
-    () => Promise.reject(new Error("Too many open files (os error 24): open 'cert.pem'")),
-    () => Promise.reject(new Error("No such file or directory (os error 2): open 'cert.pem'")),
+  const outcomes: [() => Promise<{ close(): void }>, boolean][] = [
+    [() => Promise.reject(new Error("Too many open files (os error 24): open 'cert.pem'")), true],
+    [
+      () => Promise.reject(new Error("No such file or directory (os error 2): open 'cert.pem'")),
+      false,
+    ],
   ];
-  for (const [open, expected] of [[outcomes[0], true], [outcomes[1], false]] as const) {
+  for (const [open, expected] of outcomes) {
     const guard = new DescriptorGuard();
     // The spares themselves open fine; only the probe meets the outcome.
     let calls = 0;
-    guard.keepSpares(() => calls++ < 1 ? Promise.resolve({ close() {} }) : open!(), 1);
+    guard.keepSpares(() => calls++ < 1 ? Promise.resolve({ close() {} }) : open(), 1);
     await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(await guard.outOfDescriptors(), expected);
     guard.close();
