@@ -8,6 +8,7 @@
  */
 
 import { NO_CONFIG } from "../lib/cli/permissions.ts";
+import { ServerProcess, type SpawnOptions } from "../tests/_server.ts";
 
 /**
  * Spawns a baseline server script of `bench/` as `deno run --no-prompt --no-config <flags> <script>
@@ -59,6 +60,30 @@ export async function startBaseline(
       child.kill("SIGTERM");
       await child.status;
       await child.stdout.cancel().catch(() => {});
+    },
+  };
+}
+
+/** A server under measurement: its app port, its process id, and how to stop it. */
+export interface RunningServer {
+  /** Its app port. */
+  readonly port: number;
+  /** Its process id. */
+  readonly pid: number;
+  /** Sends SIGTERM and waits for the exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts signal-server as the tests do (`tests/_server.ts`) and pins it to the server CPU. */
+export async function startPinnedServer(spawn: SpawnOptions): Promise<RunningServer> {
+  const server = await ServerProcess.start(spawn);
+  await pin(server.child.pid);
+  return {
+    port: server.options.port,
+    pid: server.child.pid,
+    async stop() {
+      server.signal("SIGTERM");
+      await server.exited();
     },
   };
 }

@@ -14,23 +14,24 @@
  */
 
 import { parseFlags } from "../lib/cli/args.ts";
-import { ServerProcess } from "../tests/_server.ts";
 import { freePort, mintCertificate, TempDir } from "../tests/_fixtures.ts";
-import { CLIENT_CPU, enablePinning, pin, pinning, rssMiB, startBaseline } from "./_measure.ts";
+import {
+  CLIENT_CPU,
+  enablePinning,
+  pinning,
+  rssMiB,
+  type RunningServer,
+  startBaseline,
+  startPinnedServer,
+} from "./_measure.ts";
 import { V8_FLAGS } from "../lib/cli/permissions.ts";
 
 /** What ours may add after the warm-up when the baseline added less. */
 const ALLOWED_GROWTH_MIB = 5;
 const CLIENT = new URL("./churn_client.ts", import.meta.url).pathname;
 
-interface Running {
-  readonly port: number;
-  readonly pid: number;
-  stop(): Promise<void>;
-}
-
 async function _churn(
-  server: Running,
+  server: RunningServer,
   cert: string,
   mode: "full" | "handshake",
   connections: number,
@@ -70,21 +71,11 @@ async function _churn(
   return { afterWarmup, end: await rssMiB(server.pid), failed };
 }
 
-async function _ours(dir: TempDir, cert: string, key: string): Promise<Running> {
-  const server = await ServerProcess.start({ options: { cert, key, tlsFront: "native" } });
-  await pin(server.child.pid);
-  return {
-    port: server.options.port,
-    pid: server.child.pid,
-    async stop() {
-      server.signal("SIGTERM");
-      await server.exited();
-      void dir;
-    },
-  };
+async function _ours(cert: string, key: string): Promise<RunningServer> {
+  return await startPinnedServer({ options: { cert, key, tlsFront: "native" } });
 }
 
-async function _static(cert: string, key: string): Promise<Running> {
+async function _static(cert: string, key: string): Promise<RunningServer> {
   const port = freePort();
   const running = await startBaseline(
     "static_tls_server.ts",
@@ -119,7 +110,7 @@ async function main(): Promise<void> {
   for (const mode of ["full", "handshake"] as const) {
     for (
       const [name, start] of [
-        ["signal-server (native front)", () => _ours(dir, cert, key)],
+        ["signal-server (native front)", () => _ours(cert, key)],
         ["static Deno.serve TLS", () => _static(cert, key)],
       ] as const
     ) {

@@ -18,12 +18,17 @@
  * @module
  */
 
-import { ServerProcess } from "../tests/_server.ts";
 import { freePort, mintCertificate, TempDir } from "../tests/_fixtures.ts";
 import { flood, type FloodFlavour } from "../tests/_flood.ts";
 import { DEFAULT_OPTIONS, type Options } from "../lib/cli/options.ts";
 import { V8_FLAGS } from "../lib/cli/permissions.ts";
-import { enablePinning, pin, rssMiB, startBaseline } from "./_measure.ts";
+import {
+  enablePinning,
+  rssMiB,
+  type RunningServer,
+  startBaseline,
+  startPinnedServer,
+} from "./_measure.ts";
 
 /** How long the flood client holds its connections before it closes them all. */
 const HOLD_MS = 8_000;
@@ -82,13 +87,7 @@ const FLOODS: readonly {
   { name: "10,000 idle keep-alive", flavour: "keepalive", count: 10_000 },
 ];
 
-interface Running {
-  readonly port: number;
-  readonly pid: number;
-  stop(): Promise<void>;
-}
-
-async function _start(subject: Subject, cert: string): Promise<Running> {
+async function _start(subject: Subject, cert: string): Promise<RunningServer> {
   if (subject.kind === "baseline") {
     const port = freePort();
     const running = await startBaseline(
@@ -101,16 +100,7 @@ async function _start(subject: Subject, cert: string): Promise<Running> {
   // The server inherits this process's environment (ServerProcess adds NO_COLOR only).
   for (const [name, value] of Object.entries(subject.env ?? {})) Deno.env.set(name, value);
   try {
-    const server = await ServerProcess.start({ options: { cert, limits: subject.limits } });
-    await pin(server.child.pid);
-    return {
-      port: server.options.port,
-      pid: server.child.pid,
-      async stop() {
-        server.signal("SIGTERM");
-        await server.exited();
-      },
-    };
+    return await startPinnedServer({ options: { cert, limits: subject.limits } });
   } finally {
     for (const name of Object.keys(subject.env ?? {})) Deno.env.delete(name);
   }
