@@ -8,8 +8,6 @@
 
 import { CLIENT_CPU } from "../bench/_measure.ts";
 
-const decoder = new TextDecoder();
-
 /** Where a flood connects: the app's (or control's) TCP port, or a Unix socket's path. */
 export type FloodTarget = { readonly port: number } | { readonly path: string };
 
@@ -28,6 +26,14 @@ export interface FloodReport {
   readonly closedByServer: number;
 }
 
+/** A running flood. */
+export interface Flood {
+  /** Settles once every connection was tried once (those that found a Unix queue full go on trying). */
+  readonly ready: Promise<void>;
+  /** Closes every connection and tells what the flood saw. */
+  close(): Promise<FloodReport>;
+}
+
 /**
  * Opens `count` connections without waiting for each (the kernel's queue fills once the server
  * stops accepting; a Unix socket's connect that finds it full is tried again every 200 ms): a
@@ -37,7 +43,7 @@ export function flood(
   target: FloodTarget,
   count: number,
   flavour: FloodFlavour = "idle",
-): { close(): Promise<FloodReport> } {
+): Flood {
   const address = "port" in target ? `("127.0.0.1", ${target.port})` : JSON.stringify(target.path);
   const script = `
 import errno, json, resource, select, socket, sys
@@ -71,6 +77,7 @@ def sweep(trickle):
             else: s.send(head[sent[s]:sent[s] + 1] or b"a"); sent[s] += 1
         except BlockingIOError: pass
         except OSError: closed.add(s)
+print("ready", flush=True)
 while not select.select([sys.stdin], [], [], 0.2)[0]:
     pending = [s for s in pending if attempt(s) == "again"]
     sweep(flavour != "idle")
@@ -86,11 +93,24 @@ print(json.dumps({"connected": len(held), "closedByServer": len(closed)}))
     stdin: "piped",
     stdout: "piped",
   }).spawn();
+  const { promise: ready, resolve: markReady } = Promise.withResolvers<void>();
+  // Its stdout: "ready" once every connection was tried, then the report as one JSON line.
+  const output = (async () => {
+    let text = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      text += chunk;
+      if (text.startsWith("ready\n")) markReady();
+    }
+    markReady();
+    return text;
+  })();
   return {
+    ready,
     async close() {
       await child.stdin.close();
-      const output = await child.output();
-      return JSON.parse(decoder.decode(output.stdout)) as FloodReport;
+      const text = await output;
+      await child.status;
+      return JSON.parse(text.replace(/^ready\n/, "")) as FloodReport;
     },
   };
 }
