@@ -544,8 +544,12 @@ export class Connections {
       return;
     }
     // `finished` rejects when a client goes away early; that ends the connection all the same.
+    const served = tracked.served;
     const forget = () => this.#forget(tracked);
-    tracked.served.finished.then(forget, forget);
+    tracked.served.finished.then(forget, () => {
+      _release(served);
+      forget();
+    });
   }
 
   // deno-lint-ignore no-explicit-any
@@ -688,6 +692,19 @@ export class Connections {
 function _sheddable(tracked: Tracked, idleBefore: number): boolean {
   return !tracked.closed && !tracked.handshaking && tracked.inFlight === 0 &&
     tracked.idleSince <= idleBefore;
+}
+
+/**
+ * Releases the server resource of a connection whose `finished` rejected. In Deno 2.9.6
+ * `serveHttpOn` (`ext/http/00_serve.ts`) rethrows the error of `op_http_wait` as
+ * `Deno.errors.Http` before it reaches `op_http_close`, so the connection's `HttpJoinHandle`
+ * (`ext/http/http_next.rs`: its callback's v8 handles, its server state) stays in the resource
+ * table for the life of the process: ~500 bytes for every connection that a client ended
+ * early, a handshake or a request cut short. `shutdown()` calls `op_http_close`, which takes the
+ * resource out of the table; the connection itself is gone already.
+ */
+function _release(served: ServedConnection): void {
+  served.shutdown().catch(() => {});
 }
 
 function _closeQuietly(closable: { close(): void }): void {
