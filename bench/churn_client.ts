@@ -2,7 +2,8 @@
  * The load generator of the churn benchmark: opens `count` short HTTPS
  * connections to 127.0.0.1:<port>, `concurrency` at a time, each either a
  * complete one (handshake, `GET /hello` with `Connection: close`, the answer,
- * close) or a handshake only (handshake, close). It prints `done <n>` after
+ * close), a handshake only (handshake, close), or a partial one (handshake,
+ * half a request, close: a client that gives up). It prints `done <n>` after
  * every `every` connections and at the end, so that the benchmark can read
  * the server's RSS at those points.
  *
@@ -18,8 +19,13 @@ const CONCURRENCY = 8;
 const REQUEST = new TextEncoder().encode(
   "GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
 );
+/** The start of a request that a client gives up on before its end. */
+const PARTIAL = new TextEncoder().encode("GET /hello HTTP/1.1\r\nHost: localhost\r\n");
 
-async function _one(port: number, caCerts: string[], full: boolean): Promise<boolean> {
+/** What one connection does after its handshake: a request, nothing, or half a request. */
+type Mode = "full" | "handshake" | "partial";
+
+async function _one(port: number, caCerts: string[], mode: Mode): Promise<boolean> {
   let conn: Deno.TlsConn | undefined;
   try {
     conn = await Deno.connectTls({
@@ -29,7 +35,8 @@ async function _one(port: number, caCerts: string[], full: boolean): Promise<boo
       alpnProtocols: ["http/1.1"],
     });
     await conn.handshake();
-    if (full) {
+    if (mode === "partial") await conn.write(PARTIAL);
+    if (mode === "full") {
       await conn.write(REQUEST);
       const buffer = new Uint8Array(4096);
       while ((await conn.read(buffer)) !== null) {
@@ -60,7 +67,7 @@ if (import.meta.main) {
   const worker = async () => {
     while (started < total) {
       started += 1;
-      if (!await _one(Number(port), caCerts, mode === "full")) failed += 1;
+      if (!await _one(Number(port), caCerts, mode as Mode)) failed += 1;
       done += 1;
       if (done % step === 0 && done < total) console.log(`done ${done} failed ${failed}`);
     }
