@@ -3,7 +3,8 @@
  * connections to 127.0.0.1:<port>, `concurrency` at a time, each either a
  * complete one (handshake, `GET /hello` with `Connection: close`, the answer,
  * close), a handshake only (handshake, close), or a partial one (handshake,
- * half a request, close: a client that gives up). It prints `done <n>` after
+ * half a request, close: a client that gives up) or an HTTP/2 one that fails
+ * (ALPN h2, bytes that are no connection preface, read until the server closes). It prints `done <n>` after
  * every `every` connections and at the end, so that the benchmark can read
  * the server's RSS at those points.
  *
@@ -21,9 +22,11 @@ const REQUEST = new TextEncoder().encode(
 );
 /** The start of a request that a client gives up on before its end. */
 const PARTIAL = new TextEncoder().encode("GET /hello HTTP/1.1\r\nHost: localhost\r\n");
+/** Bytes that are no HTTP/2 connection preface: Deno's HTTP/2 server fails the connection. */
+const BAD_PREFACE = new TextEncoder().encode("NOT A PREFACE\r\n\r\n");
 
-/** What one connection does after its handshake: a request, nothing, or half a request. */
-type Mode = "full" | "handshake" | "partial";
+/** What one connection does after its handshake: a request, nothing, half a request, a bad h2 start. */
+type Mode = "full" | "handshake" | "partial" | "h2-bad-preface";
 
 async function _one(port: number, caCerts: string[], mode: Mode): Promise<boolean> {
   let conn: Deno.TlsConn | undefined;
@@ -32,12 +35,13 @@ async function _one(port: number, caCerts: string[], mode: Mode): Promise<boolea
       hostname: "localhost",
       port,
       caCerts,
-      alpnProtocols: ["http/1.1"],
+      alpnProtocols: [mode === "h2-bad-preface" ? "h2" : "http/1.1"],
     });
     await conn.handshake();
     if (mode === "partial") await conn.write(PARTIAL);
-    if (mode === "full") {
-      await conn.write(REQUEST);
+    if (mode === "h2-bad-preface") await conn.write(BAD_PREFACE);
+    if (mode === "full") await conn.write(REQUEST);
+    if (mode === "full" || mode === "h2-bad-preface") {
       const buffer = new Uint8Array(4096);
       while ((await conn.read(buffer)) !== null) {
         // Read the answer until the server closes.
