@@ -1,6 +1,7 @@
 /**
  * RSS under TLS connection churn: short HTTPS connections, complete ones
- * (handshake, `GET /hello`, close) and handshake-only ones, against the
+ * (handshake, `GET /hello`, close), handshake-only ones and failing HTTP/2
+ * ones (a bad connection preface: Deno's serving of them fails), against the
  * native front and, in the same run, a static `Deno.serve` TLS server. It
  * prints each server's RSS when ready, after the first `--warmup`
  * connections and at the end, and whether ours grew by at most 5 MiB after
@@ -26,6 +27,14 @@ import {
 } from "./_measure.ts";
 import { V8_FLAGS } from "../lib/cli/permissions.ts";
 
+/** The client modes of bench/churn_client.ts, each a pair of rows, and how the table names them. */
+const MODES = {
+  full: "complete",
+  handshake: "handshake only",
+  "h2-bad-preface": "HTTP/2, bad preface",
+} as const;
+type Mode = keyof typeof MODES;
+
 /** What ours may add after the warm-up when the baseline added less. */
 const ALLOWED_GROWTH_MIB = 5;
 const CLIENT = new URL("./churn_client.ts", import.meta.url).pathname;
@@ -33,7 +42,7 @@ const CLIENT = new URL("./churn_client.ts", import.meta.url).pathname;
 async function _churn(
   server: RunningServer,
   cert: string,
-  mode: "full" | "handshake",
+  mode: Mode,
   connections: number,
   warmup: number,
 ): Promise<{ afterWarmup: number; end: number; failed: number }> {
@@ -107,7 +116,7 @@ async function main(): Promise<void> {
   );
   console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
   const growth: Record<string, number> = {};
-  for (const mode of ["full", "handshake"] as const) {
+  for (const mode of Object.keys(MODES) as Mode[]) {
     for (
       const [name, start] of [
         ["signal-server (native front)", () => _ours(cert, key)],
@@ -120,13 +129,13 @@ async function main(): Promise<void> {
       await server.stop();
       growth[`${name} ${mode}`] = result.end - result.afterWarmup;
       console.log(
-        `| ${name} | ${mode === "full" ? "complete" : "handshake only"} | ${ready.toFixed(1)} | ` +
+        `| ${name} | ${MODES[mode]} | ${ready.toFixed(1)} | ` +
           `${result.afterWarmup.toFixed(1)} | ${result.end.toFixed(1)} | ` +
           `${(result.end - result.afterWarmup).toFixed(1)} | ${result.failed} |`,
       );
     }
   }
-  for (const mode of ["full", "handshake"] as const) {
+  for (const mode of Object.keys(MODES) as Mode[]) {
     const ours = growth[`signal-server (native front) ${mode}`] ?? NaN;
     const baseline = growth[`static Deno.serve TLS ${mode}`] ?? NaN;
     const holds = ours <= ALLOWED_GROWTH_MIB || ours <= baseline;
