@@ -72,6 +72,14 @@ async function metricAt(metricsUrl: string, name: string): Promise<number> {
   return Number(line?.split(" ")[1] ?? NaN);
 }
 
+/**
+ * Deno's one warning when it loads `NODE_EXTRA_CA_CERTS` (set on this machine) lazily, the first
+ * time a root store is needed, while descriptors are out (`cli/lib/args.rs`): the extra CAs are
+ * then left out, which serving does not use. Anything else on stderr fails the test.
+ */
+const EXTRA_CA_WARNING =
+  /^Warning: Ignoring extra certs from "[^"\n]*", load failed: Too many open files \(os error 24\)\n/m;
+
 /** How long a counter may take to reach what the test awaits: generous, for a loaded machine. */
 const COUNTER_WAIT_MS = 30_000;
 
@@ -157,7 +165,7 @@ for (const mode of ["plain", "https", "https on the node front"] as const) {
     await server.waitForLine(/\[connections\] accepting connections again/);
     server.signal("SIGTERM");
     assert.equal((await server.exited()).code, 0);
-    assert.equal(server.stderr, "");
+    assert.equal(server.stderr.replace(EXTRA_CA_WARNING, ""), "");
   });
 }
 
