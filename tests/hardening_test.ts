@@ -378,8 +378,10 @@ test("a log nobody reads (stdout a full pipe) blocks nothing: 1,500 reloads answ
     const statuses = await storm(options, 1_500);
     assert.deepEqual(new Set(statuses), new Set([200]));
     assert.equal((await fetch(`http://127.0.0.1:${options.port}/hello`)).status, 200);
-    const text = await (await fetch(`http://127.0.0.1:${options.controlPort}/metrics`)).text();
-    const dropped = Number(/signal_server_log_lines_dropped_total (\d+)/.exec(text)?.[1]);
+    const dropped = await metricAt(
+      `http://127.0.0.1:${options.controlPort}/metrics`,
+      "signal_server_log_lines_dropped_total",
+    );
     assert.ok(dropped > 0, `lines dropped: ${dropped}`);
     let seen = "";
     for await (const chunk of running.child.stdout.pipeThrough(new TextDecoderStream())) {
