@@ -87,6 +87,8 @@ export interface ServeLimits {
   readonly limits: ConnectionLimits;
   /** Shared by every server of the process. */
   readonly guard: DescriptorGuard;
+  /** Every answer of the handler is whole when returned (no stream body): requests end as it returns. */
+  readonly wholeAnswers?: boolean;
 }
 
 /** The answer to a request whose handler threw: a plain 500, the error logged, never leaked. */
@@ -119,7 +121,7 @@ export function serveListener<Addr extends Deno.Addr>(
   listener: Deno.Listener<Deno.Conn, Addr>,
   // deno-lint-ignore no-explicit-any
   handler: Deno.ServeHandler<any>,
-  { limits, guard }: ServeLimits,
+  { limits, guard, wholeAnswers }: ServeLimits,
 ): Server<Addr> {
   const serve = serveOnConnection();
   if (serve === undefined) {
@@ -133,6 +135,7 @@ export function serveListener<Addr extends Deno.Addr>(
     limits,
     guard,
     serve,
+    wholeAnswers,
   });
   if (server === "app") guard.shedFrom(connections);
   connections.add(listener as unknown as Deno.Listener);

@@ -66,7 +66,7 @@ export async function listenNativeTls(
   certificate: Certificate,
   handler: Deno.ServeHandler<Deno.NetAddr>,
   onMigration: (migration: ConnectionMigration) => void,
-  { limits, guard }: ServeLimits,
+  { limits, guard, wholeAnswers }: ServeLimits,
 ): Promise<Result<TlsFront, ListenError>> {
   const serve = serveOnConnection();
   const where = hostPort(address.hostname, address.port);
@@ -108,6 +108,7 @@ export async function listenNativeTls(
     guard,
     serve,
     claims: (conn) => migrationProbe.claims(conn),
+    wholeAnswers,
   });
   guard.shedFrom(connections);
   connections.add(listener);
