@@ -75,6 +75,8 @@ export async function main(args: readonly string[]): Promise<number> {
     hostname: options.hostname,
     port: options.port,
     handler: appHandler,
+    // Hello, 404 and 405 are strings.
+    wholeAnswers: true,
     control: {
       hostname: options.controlHostname,
       port: options.controlPort,

@@ -201,7 +201,7 @@ export async function serveWithReload(
   const guard = new DescriptorGuard((event) => config.onNotice({ kind: "descriptors", event }));
   // The certificate file is the one file this process is sure it may read.
   guard.keepSpares(() => Deno.open(config.cert, { read: true }));
-  const appLimits = { limits: config.limits, guard };
+  const appLimits = { limits: config.limits, guard, wholeAnswers: config.wholeAnswers };
   const serverMetrics = new ServerMetrics(config.droppedLogLines);
   // Told while the native front starts; noticed after the front itself, below.
   let migration: ConnectionMigration | undefined;
@@ -260,6 +260,8 @@ export async function serveWithReload(
     const controlLimits = {
       limits: { ...config.limits, maxConnections: CONTROL_MAX_CONNECTIONS },
       guard,
+      // Its answers are text or JSON strings, never streams.
+      wholeAnswers: true,
     };
     const control = socket === undefined
       ? listen("control", { hostname, port }, handler, controlLimits)

@@ -70,6 +70,13 @@ export interface ServeWithReloadOptions {
   readonly port?: number;
   /** The app: any web-standard handler, as for `Deno.serve`. */
   readonly handler: Deno.ServeHandler<Deno.NetAddr>;
+  /**
+   * Every answer of `handler` is whole when it is returned: its body is a string, bytes or none,
+   * never a stream. A request without a body then ends, for the timeouts and the stop, as the
+   * handler returns, which saves a promise per request. An answer streamed under it counts as
+   * sent at once: the idle timeout, a shed or a stop may cut it. Defaults to `false`.
+   */
+  readonly wholeAnswers?: boolean;
   /** The control server's address, or `false` for none. Defaults to `127.0.0.1:3000`. */
   readonly control?: ControlAddress | false;
   /** Whether SIGHUP reloads and SIGINT/SIGTERM stop gracefully; defaults to `true`. */
@@ -116,6 +123,8 @@ export interface ResolvedServeOptions {
   readonly port: number;
   /** The app's handler. */
   readonly handler: Deno.ServeHandler<Deno.NetAddr>;
+  /** Whether the handler's answers are whole when returned. */
+  readonly wholeAnswers: boolean;
   /** Control server address (TCP, or a Unix socket when `socket` is set) and token, or `undefined` for none. */
   readonly control: ResolvedControl | undefined;
   /** Whether to install signal listeners. */
@@ -249,6 +258,7 @@ export function resolveServeOptions(
     hostname,
     port,
     handler: options.handler,
+    wholeAnswers: options.wholeAnswers ?? false,
     control,
     signals: options.signals ?? true,
     exitOnSecondSignal: options.exitOnSecondSignal ?? true,
