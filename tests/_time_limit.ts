@@ -26,16 +26,29 @@ export interface TestOptions {
 
 /** For each test body running (innermost last), the kills of what it spawned. */
 const running: Set<() => void>[] = [];
+/**
+ * Every kill registered and not yet removed, whichever test it was registered in: run when the
+ * test process exits, so that a body still running after its time limit (its processes killed,
+ * it goes on and spawns another) leaves no server behind, re-parented to pid 1.
+ */
+const unreleased = new Set<() => void>();
+globalThis.addEventListener("unload", () => {
+  for (const kill of unreleased) kill();
+});
 
 /**
  * Registers a kill to run if the current test runs out of time (the server
- * harness registers every process it spawns); returns its removal, for when
- * the process has exited.
+ * harness registers every process it spawns), and in any case when the test
+ * process exits; returns its removal, for when the process has exited.
  */
 export function killIfOutOfTime(kill: () => void): () => void {
   const killers = running.at(-1);
   killers?.add(kill);
-  return () => killers?.delete(kill);
+  unreleased.add(kill);
+  return () => {
+    killers?.delete(kill);
+    unreleased.delete(kill);
+  };
 }
 
 /** Registers a test that fails, naming itself, when it has not finished within its time limit. */
