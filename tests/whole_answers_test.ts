@@ -9,10 +9,9 @@
  */
 
 import assert from "node:assert/strict";
-import { Connections, DescriptorGuard, serveOnConnection } from "../lib/serve/connections.ts";
+import { DescriptorGuard } from "../lib/serve/connections.ts";
 import { type ConnectionLimits, DEFAULT_LIMITS } from "../lib/serve/connection_limits.ts";
-import { handlerFailed } from "../lib/serve/listen.ts";
-import { freePort } from "./_fixtures.ts";
+import { serveListener, type Server } from "../lib/serve/listen.ts";
 import { test } from "./_time_limit.ts";
 
 const LIMITS: ConnectionLimits = { ...DEFAULT_LIMITS, idleTimeoutMs: 1_000, stopGraceMs: 5_000 };
@@ -35,26 +34,14 @@ function streamed(): Response {
   );
 }
 
-/** Serves `handler` on a free port through {@linkcode Connections}. */
-function start(
-  handler: Deno.ServeHandler<Deno.NetAddr>,
-  wholeAnswers: boolean,
-): { port: number; connections: Connections } {
-  const serve = serveOnConnection();
-  assert.ok(serve !== undefined, "this Deno has serveHttpOnConnection");
-  const port = freePort();
-  const connections = new Connections({
-    server: "app",
-    // deno-lint-ignore no-explicit-any
-    handler: handler as Deno.ServeHandler<any>,
-    onError: handlerFailed,
+/** Serves `handler` on a free port as the app server is served, with `wholeAnswers` as given. */
+function start(handler: Deno.ServeHandler<Deno.NetAddr>, wholeAnswers: boolean): Server {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return serveListener("app", listener, handler, {
     limits: LIMITS,
     guard: new DescriptorGuard(),
-    serve,
     wholeAnswers,
   });
-  connections.add(Deno.listen({ hostname: "127.0.0.1", port }));
-  return { port, connections };
 }
 
 /** Sends one GET on a keep-alive connection and reads until the server closes it: the text read, and when. */
@@ -78,52 +65,52 @@ async function getUntilClosed(port: number): Promise<{ text: string; closedAfter
 }
 
 test("without wholeAnswers, a streamed answer longer than the idle timeout is sent whole: its request is in flight until Deno has sent it", async () => {
-  const { port, connections } = start(() => streamed(), false);
+  const server = start(() => streamed(), false);
   try {
-    const { text } = await getUntilClosed(port);
+    const { text } = await getUntilClosed(server.addr.port);
     assert.ok(text.includes(`chunk ${CHUNKS - 1}\n`), `the whole stream arrived: ${text}`);
-    assert.equal(connections.stats.closed.idle_timeout, 1, "closed by the idle timeout once sent");
+    assert.equal(server.stats.closed.idle_timeout, 1, "closed by the idle timeout once sent");
   } finally {
-    await connections.stop();
+    await server.shutdown();
   }
 });
 
 test("with wholeAnswers, a request ends as its handler returns: a streamed answer counts as sent at once, and the idle timeout cuts it", async () => {
-  const { port, connections } = start(() => streamed(), true);
+  const server = start(() => streamed(), true);
   try {
-    const { text, closedAfterMs } = await getUntilClosed(port);
+    const { text, closedAfterMs } = await getUntilClosed(server.addr.port);
     assert.ok(!text.includes(`chunk ${CHUNKS - 1}\n`), `the stream was cut: ${text}`);
     assert.ok(closedAfterMs < CHUNKS * CHUNK_MS, `cut after ${closedAfterMs} ms`);
-    assert.equal(connections.stats.closed.idle_timeout, 1);
+    assert.equal(server.stats.closed.idle_timeout, 1);
   } finally {
-    await connections.stop();
+    await server.shutdown();
   }
 });
 
 test("with wholeAnswers, an async handler's request is in flight until its promise settles: a stop waits for it and its answer arrives", async () => {
   const { promise: answering, resolve: answered } = Promise.withResolvers<void>();
-  const { port, connections } = start(async () => {
+  const server = start(async () => {
     answered();
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     return new Response("late but whole");
   }, true);
-  const reading = getUntilClosed(port);
+  const reading = getUntilClosed(server.addr.port);
   await answering;
-  const report = await connections.stop();
+  const report = await server.shutdown();
   const { text } = await reading;
   assert.ok(text.endsWith("late but whole"), `the answer arrived: ${text}`);
   assert.equal(report.cut, 0);
-  assert.equal(connections.stats.closed.stop_idle, 1, "closed after its answer, as idle");
+  assert.equal(server.stats.closed.stop_idle, 1, "closed after its answer, as idle");
 });
 
 test("with wholeAnswers, a whole answer's connection is idle once the handler returned: a stop closes it at once, and a handler that throws ends its request too", async () => {
   let calls = 0;
-  const { port, connections } = start(() => {
+  const server = start(() => {
     calls += 1;
     if (calls === 2) throw new Error("planted");
     return new Response("hello");
   }, true);
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
   try {
     const buffer = new Uint8Array(4096);
     for (const expected of ["hello", "Internal Server Error"]) {
@@ -134,9 +121,9 @@ test("with wholeAnswers, a whole answer's connection is idle once the handler re
       assert.ok(text.endsWith(expected), `answered ${expected}: ${text}`);
     }
     const started = performance.now();
-    const report = await connections.stop();
+    const report = await server.shutdown();
     assert.equal(report.cut, 0);
-    assert.equal(connections.stats.closed.stop_idle, 1);
+    assert.equal(server.stats.closed.stop_idle, 1);
     assert.ok(performance.now() - started < LIMITS.stopGraceMs, "not held for the grace period");
   } finally {
     conn.close();
