@@ -81,7 +81,7 @@ export interface Server<Addr extends Deno.Addr = Deno.NetAddr> {
   shutdown(): Promise<StopReport>;
 }
 
-/** How a server's connections are held: their limits and the process's descriptor guard. */
+/** How a server's connections are held: their limits, the process's descriptor guard, and whether its answers are whole. */
 export interface ServeLimits {
   /** Timeouts, the cap on open connections, the stop's grace period. */
   readonly limits: ConnectionLimits;
