@@ -66,12 +66,12 @@ for round in $(seq 1 "$rounds"); do
         # Valgrind runs one thread at a time: the loader may give up on the certificate's open
         # (1-2 s, its guard against a FIFO swapped in), and the start fails. Tried three times.
         for _ in 1 2 3; do
-        control=$(free_port)
-        value=$(count "$port" run --no-prompt --no-config --v8-flags=--max-semi-space-size=1,--optimize-for-size \
-          --allow-read=cert.pem --allow-net=127.0.0.1:"$port",127.0.0.1:"$control" main.ts \
-          --port "$port" --control-port "$control")
-        [ "$value" != n/a ] && break
-        port=$(free_port)
+          control=$(free_port)
+          value=$(count "$port" run --no-prompt --no-config --v8-flags=--max-semi-space-size=1,--optimize-for-size \
+            --allow-read=cert.pem --allow-net=127.0.0.1:"$port",127.0.0.1:"$control" main.ts \
+            --port "$port" --control-port "$control")
+          [ "$value" != n/a ] && break
+          port=$(free_port)
         done ;;
     esac
     results[$name]="${results[$name]:-}${results[$name]:+, }$value"
