@@ -165,6 +165,11 @@ test("bad flags are usage errors that say what is wrong", () => {
     /--healthz-without-token needs --control-token-file/,
   );
   assert.match(usageError(["--log-format", "xml"]), /--log-format must be one of text, json/);
+  assert.equal(usageError(["cert.pem"]), 'unexpected argument "cert.pem"');
+  assert.match(
+    usageError(["--", "--idle-timeout", "2"]),
+    /^unexpected argument "--idle-timeout" after "--", which ends the options: drop the "--"/,
+  );
   assert.match(
     usageError(["--tls-front", "fast"]),
     /--tls-front must be one of auto, native, node, got "fast"/,

@@ -27,6 +27,24 @@ export interface ParsedFlags<T extends Record<string, FlagSpec>> {
   readonly values: FlagValues<T>;
   /** The arguments that are not flags, in order; everything after `--` is one. */
   readonly positionals: readonly string[];
+  /** How many of `positionals` came before a `--` (all of them when there was none). */
+  readonly beforeDashes: number;
+}
+
+/**
+ * The error line for the first of `positionals` from `from` on, which the command does not take,
+ * or `undefined` if there is none. After a `--` it says so: `deno task start -- --port 9000`
+ * (npm's habit) hands the server `--` and then `--port 9000` as plain arguments.
+ */
+export function unexpectedArgument<T extends Record<string, FlagSpec>>(
+  parsed: ParsedFlags<T>,
+  from = 0,
+): string | undefined {
+  const argument = parsed.positionals[from];
+  if (argument === undefined) return undefined;
+  if (from < parsed.beforeDashes) return `unexpected argument "${argument}"`;
+  return `unexpected argument "${argument}" after "--", which ends the options: drop the "--" ` +
+    "(deno task passes what follows the task's name as it is)";
 }
 
 /** Parses `args` against a table of flags; an unknown flag or a missing value is an error line. */
@@ -36,9 +54,11 @@ export function parseFlags<T extends Record<string, FlagSpec>>(
 ): Result<ParsedFlags<T>, string> {
   const values: Record<string, string | boolean> = {};
   const positionals: string[] = [];
+  let beforeDashes: number | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (arg === "--") {
+      beforeDashes = positionals.length;
       positionals.push(...args.slice(i + 1));
       break;
     }
@@ -68,7 +88,11 @@ export function parseFlags<T extends Record<string, FlagSpec>>(
     values[name] = next;
     i++;
   }
-  return ok({ values: values as FlagValues<T>, positionals });
+  return ok({
+    values: values as FlagValues<T>,
+    positionals,
+    beforeDashes: beforeDashes ?? positionals.length,
+  });
 }
 
 const NEGATIVE_NUMBER = /^-\d/;

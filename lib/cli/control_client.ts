@@ -17,7 +17,7 @@
  * @module
  */
 
-import { parseFlags } from "./args.ts";
+import { parseFlags, unexpectedArgument } from "./args.ts";
 import { hostPort } from "../ground/address.ts";
 import { escapeControl } from "../ground/printable.ts";
 import { EXIT_CODE } from "../ground/exit_code.ts";
@@ -203,13 +203,14 @@ function _parse(args: readonly string[]): Result<
   if (!flags.ok) return flags;
   const parsed = flags.value;
   if (parsed.values.help) return ok({ command: "help", values: parsed.values });
-  const [command, ...extra] = parsed.positionals;
+  const [command] = parsed.positionals;
   if (command !== "reload" && command !== "status" && command !== "health") {
     return err(
       `expected the command reload, status or health, got ${JSON.stringify(command ?? "")}`,
     );
   }
-  if (extra.length > 0) return err(`unexpected argument "${extra[0]}"`);
+  const unexpected = unexpectedArgument(parsed, 1);
+  if (unexpected !== undefined) return err(unexpected);
   for (const flag of ["dry-run", "allow-dropped-names"] as const) {
     if (parsed.values[flag] && command !== "reload") {
       return err(`--${flag} is an option of reload, not of ${command}`);

@@ -17,7 +17,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { encodePem, parsePemBlocks } from "../ground/pem.ts";
-import { parseFlags } from "./args.ts";
+import { parseFlags, unexpectedArgument } from "./args.ts";
 import { err, ok, type Result } from "../ground/result.ts";
 import { formatTime } from "../ground/time.ts";
 
@@ -194,9 +194,10 @@ export function parseGenCertArgs(
 ): Result<GenCertRequest | "help", string> {
   const parsed = parseFlags(args, GEN_CERT_FLAGS);
   if (!parsed.ok) return parsed;
-  const { values, positionals } = parsed.value;
+  const { values } = parsed.value;
   if (values.help) return ok("help");
-  if (positionals.length > 0) return err(`unexpected argument "${positionals[0]}"`);
+  const unexpected = unexpectedArgument(parsed.value);
+  if (unexpected !== undefined) return err(unexpected);
   if (values.out === undefined || values.out === "" || values.out === ".pem") {
     return err("--out <name> is required: the certificate is written to <name>.pem");
   }

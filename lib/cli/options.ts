@@ -6,7 +6,7 @@
  */
 
 import { err, ok, type Result } from "../ground/result.ts";
-import { parseFlags } from "./args.ts";
+import { parseFlags, unexpectedArgument } from "./args.ts";
 import { DEFAULT_ADDRESSES, isLoopback, MAX_PORT } from "../api/serve_options.ts";
 import { TLS_FRONT_CHOICES, type TlsFrontChoice } from "../serve/tls/tls_front.ts";
 import { DEFAULT_WARN_DAYS } from "../reload/expiry.ts";
@@ -184,8 +184,9 @@ export function parseOptions(args: readonly string[]): Result<Command, string> {
     help: { type: "boolean", short: "h" },
   });
   if (!parsed.ok) return parsed;
-  const { values, positionals } = parsed.value;
-  if (positionals.length > 0) return err(`unexpected argument "${positionals[0]}"`);
+  const { values } = parsed.value;
+  const unexpected = unexpectedArgument(parsed.value);
+  if (unexpected !== undefined) return err(unexpected);
   if (values.help) return ok({ kind: "help" });
   const port = _port("--port", values.port, DEFAULT_OPTIONS.port);
   if (!port.ok) return port;

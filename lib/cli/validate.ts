@@ -30,7 +30,7 @@ import { Reloader, type ReloadOutcome } from "../reload/reloader.ts";
 import { describeReloadError } from "../reload/renewal.ts";
 import { DEFAULT_WARN_DAYS } from "../reload/expiry.ts";
 import { certificateStatus, errorJson, reloadJson } from "../control/status_view.ts";
-import { parseFlags } from "./args.ts";
+import { parseFlags, unexpectedArgument } from "./args.ts";
 
 /** The usage text of `deno task validate`. */
 export const VALIDATE_USAGE =
@@ -174,9 +174,10 @@ function _parse(args: readonly string[]): Result<Request | "help", string> {
     help: { type: "boolean", short: "h" },
   });
   if (!flags.ok) return flags;
-  const { values, positionals } = flags.value;
+  const { values } = flags.value;
   if (values.help) return ok("help");
-  if (positionals.length > 0) return err(`unexpected argument "${positionals[0]}"`);
+  const unexpected = unexpectedArgument(flags.value);
+  if (unexpected !== undefined) return err(unexpected);
   if (values.cert === undefined || values.cert === "") return err("--cert <path> is required");
   for (const flag of ["key", "against"] as const) {
     if (values[flag] === "") return err(`--${flag} must not be empty`);
